@@ -1,0 +1,71 @@
+import { headers as natsHeaders, type MsgHdrs } from '@nats-io/nats-core';
+import { Packr } from 'msgpackr';
+import { DspexError, ErrorCode, type WireError } from '../errors.js';
+import { Header } from './headers.js';
+
+/** Body encodings on the wire: msgpack by default, JSON when the request says so. */
+export const Encoding = { Msgpack: 'msgpack', Json: 'json' } as const;
+export type Encoding = (typeof Encoding)[keyof typeof Encoding];
+
+// Plain msgpack maps (no msgpackr records extension) so that every msgpack library can read them.
+const packr = new Packr({ useRecords: false, mapsAsObjects: true, variableMapSize: true, int64AsType: 'number' });
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder();
+
+/** The encoding a request asks for through its `Content-Type` header. */
+export function encodingOf(hdrs: MsgHdrs | undefined): Encoding {
+  const type = hdrs?.get(Header.ContentType) ?? '';
+  return type.toLowerCase().startsWith('application/json') ? Encoding.Json : Encoding.Msgpack;
+}
+
+export function encode(value: unknown, encoding: Encoding): Uint8Array {
+  switch (encoding) {
+    case Encoding.Json:
+      return textEncoder.encode(JSON.stringify(value));
+    case Encoding.Msgpack:
+      return packr.pack(value);
+    default: {
+      const never: never = encoding;
+      throw new Error(`unknown encoding ${String(never)}`);
+    }
+  }
+}
+
+/** Decodes a body; a body that is not valid msgpack/JSON is a 400 naming the encoding. */
+export function decode(data: Uint8Array, encoding: Encoding): unknown {
+  if (data.length === 0) {
+    throw new DspexError(ErrorCode.BadRequest, 'body is empty: expected a map', {
+      details: { field: 'body' },
+    });
+  }
+  try {
+    switch (encoding) {
+      case Encoding.Json:
+        return JSON.parse(textDecoder.decode(data)) as unknown;
+      case Encoding.Msgpack:
+        return packr.unpack(data) as unknown;
+      default: {
+        const never: never = encoding;
+        throw new Error(`unknown encoding ${String(never)}`);
+      }
+    }
+  } catch (cause) {
+    throw new DspexError(ErrorCode.BadRequest, `body is not valid ${encoding}`, {
+      details: { field: 'body' },
+      cause,
+    });
+  }
+}
+
+/** Headers of a reply in the requested encoding, echoing the trace id. */
+export function replyHeaders(encoding: Encoding, trace?: string): MsgHdrs {
+  const h = natsHeaders();
+  if (encoding === Encoding.Json) h.set(Header.ContentType, 'application/json');
+  if (trace !== undefined && trace !== '') h.set(Header.Trace, trace);
+  return h;
+}
+
+/** Error body as it crosses the wire. */
+export function errorBody(error: DspexError): { error: WireError } {
+  return { error: error.toWire() };
+}

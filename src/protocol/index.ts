@@ -1,0 +1,4 @@
+export * from './codec.js';
+export * from './headers.js';
+export * from './schemas.js';
+export * from './subjects.js';

@@ -1,0 +1,172 @@
+import { z } from 'zod';
+import { DspexError, ErrorCode } from '../errors.js';
+
+/** A subject token: pool, worker and node ids travel inside subjects. */
+const token = z.string().regex(/^[A-Za-z0-9_-]+$/, 'expected letters, digits, "_" or "-"');
+const nonNegInt = z.number().int().nonnegative();
+
+/** Per-call LM configuration; unknown keys pass through to DSPy. */
+export const CallConfigSchema = z.looseObject({
+  temperature: z.number().min(0).max(2).optional(),
+  max_tokens: z.number().int().positive().optional(),
+  n: z.number().int().positive().optional(),
+  lm: z.string().min(1).optional(),
+  cache: z.boolean().optional(),
+});
+export type CallConfig = z.infer<typeof CallConfigSchema>;
+
+const predictFields = {
+  module: z.string().min(1),
+  signature: z.string().min(1),
+  inputs: z.record(z.string(), z.unknown()),
+  config: CallConfigSchema.optional(),
+  demos: z.array(z.record(z.string(), z.unknown())).optional(),
+  instructions: z.string().optional(),
+};
+
+/** Body of `dspex.rpc.predict`. */
+export const PredictRequestSchema = z.object({
+  ...predictFields,
+  session: z.string().min(1).max(256).optional(),
+  pool: token.optional(),
+});
+export type PredictRequest = z.infer<typeof PredictRequestSchema>;
+
+/** Body of a call to one worker, `dspex.pool.<pool>.<worker>`. */
+export const WorkerRequestSchema = z.discriminatedUnion('op', [
+  z.object({ op: z.literal('predict'), id: z.string().min(1), ...predictFields }),
+  z.object({ op: z.literal('ping') }),
+]);
+export type WorkerRequest = z.infer<typeof WorkerRequestSchema>;
+export type WorkerPredictRequest = Extract<WorkerRequest, { op: 'predict' }>;
+
+/** Reply of `dspex.rpc.predict` and of a worker's predict. */
+export const PredictReplySchema = z.object({
+  outputs: z.record(z.string(), z.unknown()),
+  worker: z.string(),
+  latency_ms: z.number().nonnegative(),
+  usage: z.record(z.string(), z.unknown()).optional(),
+});
+export type PredictReply = z.infer<typeof PredictReplySchema>;
+
+export const WireErrorSchema = z.object({
+  code: z.string().min(1),
+  message: z.string(),
+  retryable: z.boolean(),
+  details: z.record(z.string(), z.unknown()).optional(),
+});
+/** Body of every error reply. */
+export const ErrorReplySchema = z.object({ error: WireErrorSchema });
+export type ErrorReply = z.infer<typeof ErrorReplySchema>;
+
+/** Worker lifecycle states as workers report them. */
+export const WorkerReportedState = {
+  Starting: 'starting',
+  Ready: 'ready',
+  Busy: 'busy',
+  Draining: 'draining',
+  Stopped: 'stopped',
+} as const;
+export type WorkerReportedState = (typeof WorkerReportedState)[keyof typeof WorkerReportedState];
+
+/** `dspex.hb.worker.<id>`: announcement, heartbeat and farewell of a worker. */
+export const WorkerHeartbeatSchema = z.object({
+  id: token,
+  pool: token,
+  host: z.string(),
+  pid: z.number().int(),
+  state: z.enum(['starting', 'ready', 'busy', 'draining', 'stopped']),
+  inflight: nonNegInt,
+  concurrency: z.number().int().positive(),
+  calls: nonNegInt,
+  rss_bytes: nonNegInt,
+  started_at: z.number(),
+  ts: z.number(),
+  heartbeat_ms: z.number().int().positive(),
+  version: z.string(),
+  lm: z.string(),
+  node: token.optional(),
+});
+export type WorkerHeartbeat = z.infer<typeof WorkerHeartbeatSchema>;
+
+/** `dspex.hb.node.<id>`: heartbeat of a runtime node. */
+export const NodeHeartbeatSchema = z.object({
+  id: token,
+  host: z.string(),
+  pid: z.number().int(),
+  started_at: z.number(),
+  ts: z.number(),
+  pools: z.array(token),
+});
+export type NodeHeartbeat = z.infer<typeof NodeHeartbeatSchema>;
+
+/** Body of `dspex.rpc.status`: an empty map (extra keys are ignored). */
+export const StatusRequestSchema = z.looseObject({});
+
+export const StatusWorkerSchema = z.object({
+  id: z.string(),
+  state: z.string(),
+  inflight: nonNegInt,
+  calls: nonNegInt,
+  host: z.string(),
+  pid: z.number().int(),
+  managed: z.boolean(),
+  node: z.string().optional(),
+  rss_bytes: nonNegInt,
+  last_seen: z.number(),
+});
+/** Reply of `dspex.rpc.status`. */
+export const StatusReplySchema = z.object({
+  nodes: z.array(
+    z.object({
+      id: z.string(),
+      host: z.string(),
+      pid: z.number().int(),
+      started_at: z.number(),
+      last_seen: z.number(),
+      self: z.boolean(),
+    }),
+  ),
+  pools: z.array(
+    z.object({
+      name: z.string(),
+      size: nonNegInt,
+      concurrency: z.number().int().positive(),
+      queue: z.object({ length: nonNegInt, limit: nonNegInt }),
+      workers: z.array(StatusWorkerSchema),
+    }),
+  ),
+});
+export type StatusReply = z.infer<typeof StatusReplySchema>;
+
+/** Every message type by the name used in `fixtures/protocol/*.json`. */
+export const messageSchemas = {
+  predict_request: PredictRequestSchema,
+  worker_request: WorkerRequestSchema,
+  predict_reply: PredictReplySchema,
+  error_reply: ErrorReplySchema,
+  worker_heartbeat: WorkerHeartbeatSchema,
+  node_heartbeat: NodeHeartbeatSchema,
+  status_reply: StatusReplySchema,
+} as const;
+export type MessageType = keyof typeof messageSchemas;
+
+/**
+ * Validates a decoded body against a schema; failure is a 400 `bad_request` naming the first
+ * offending field (dotted path) and what was expected.
+ */
+export function parseMessage<S extends z.ZodType>(schema: S, value: unknown, what: string): z.infer<S> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const path = issue === undefined || issue.path.length === 0 ? 'body' : issue.path.map(String).join('.');
+  const message = issue?.message ?? 'invalid';
+  throw new DspexError(ErrorCode.BadRequest, `${what}: ${path}: ${message}`, {
+    details: {
+      field: path,
+      issues: result.error.issues
+        .slice(0, 5)
+        .map((i) => ({ path: i.path.map(String).join('.'), message: i.message })),
+    },
+  });
+}

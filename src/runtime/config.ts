@@ -1,0 +1,108 @@
+import { z } from 'zod';
+import { DspexError, ErrorCode } from '../errors.js';
+
+const token = z.string().regex(/^[A-Za-z0-9_-]+$/, 'expected letters, digits, "_" or "-"');
+
+/** One pool of Python DSPy workers. */
+export const PoolOptionsSchema = z.strictObject({
+  /** Local workers this node keeps running (0: route only to workers started elsewhere). @default 1 */
+  size: z.number().int().min(0).max(256).default(1),
+  /** Calls one worker runs at once. @default 4 */
+  concurrency: z.number().int().min(1).max(1024).default(4),
+  /** Calls allowed to wait for a free worker; beyond it callers get 429. @default 1000 */
+  queueLimit: z.number().int().min(0).default(1000),
+  /** Replace a local worker after it served this many calls through this node. */
+  recycleAfterCalls: z.number().int().positive().optional(),
+  /** Replace a local worker whose resident memory passes this many MiB. */
+  maxRssMb: z.number().positive().optional(),
+  /** Worker heartbeat period; three missed heartbeats mark a worker crashed. @default 1000 */
+  heartbeatMs: z.number().int().min(50).default(1000),
+  /** Time a new worker has to announce itself. @default 120000 */
+  startTimeoutMs: z.number().int().positive().default(120_000),
+  /** Time a draining worker has to finish its calls. @default 35000 */
+  drainTimeoutMs: z.number().int().positive().default(35_000),
+  /** DSPy model name for this pool's workers (`DSPEX_LM`), e.g. `openai/gpt-4o-mini` or `dummy`. */
+  lm: z.string().min(1).optional(),
+  /** Extra environment for this pool's workers. */
+  env: z.record(z.string(), z.string()).default({}),
+  /** Restart intensity of the pool's workers supervisor. @default 10 restarts in 10 s */
+  intensity: z
+    .strictObject({ maxRestarts: z.number().int().min(0), periodMs: z.number().int().positive() })
+    .default({ maxRestarts: 10, periodMs: 10_000 }),
+});
+export type PoolOptions = z.input<typeof PoolOptionsSchema>;
+export type ResolvedPoolOptions = z.output<typeof PoolOptionsSchema>;
+
+/** Options of {@link createRuntime}. */
+export const RuntimeOptionsSchema = z.strictObject({
+  /**
+   * NATS server URL(s). Unset: the runtime starts a private `nats-server` with JetStream and stops
+   * it on shutdown. Env `DSPEX_NATS_URL` (comma-separated) is used when this is unset.
+   */
+  nats: z
+    .strictObject({
+      servers: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+      user: z.string().optional(),
+      pass: z.string().optional(),
+      token: z.string().optional(),
+    })
+    .optional(),
+  /** Subject prefix. @default 'dspex' */
+  prefix: token.default('dspex'),
+  /** This node's id. @default `n-` and 8 random hex digits */
+  nodeId: token.optional(),
+  /** Worker pools by name. @default { general: { size: 2 } } */
+  pools: z.record(token, PoolOptionsSchema).default({ general: PoolOptionsSchema.parse({ size: 2 }) }),
+  /** How local workers are started. */
+  worker: z
+    .strictObject({
+      /** Worker command. @default `python/.venv/bin/dspex-worker` of this checkout, else `dspex-worker` */
+      command: z.array(z.string().min(1)).min(1).optional(),
+      /** `zygote` forks workers from one pre-imported Python parent; `direct` starts each alone. */
+      launcher: z.enum(['zygote', 'direct']).default('zygote'),
+      /** Default DSPy model name for every pool. @default env `DSPEX_LM`, else the worker's `dummy` */
+      lm: z.string().min(1).optional(),
+    })
+    .default({ launcher: 'zygote' }),
+  /** Largest request body accepted, bytes. @default 1 MiB */
+  maxPayloadBytes: z
+    .number()
+    .int()
+    .positive()
+    .default(1024 * 1024),
+  /** Deadline of a call without a `Dspex-Deadline` header. @default 60000 */
+  callTimeoutMs: z.number().int().positive().default(60_000),
+  /** Attempts per call on distinct workers for retryable failures. @default 3 */
+  maxAttempts: z.number().int().min(1).max(10).default(3),
+  /** Serve the public `dspex` service on this node. @default true */
+  serve: z.boolean().default(true),
+  /** Node heartbeat period. @default 1000 */
+  heartbeatMs: z.number().int().min(50).default(1000),
+});
+export type RuntimeConfig = z.input<typeof RuntimeOptionsSchema>;
+export type ResolvedRuntimeConfig = z.output<typeof RuntimeOptionsSchema>;
+
+/** Validates options once, at construction; a bad option names its path. */
+export function resolveConfig(options: unknown): ResolvedRuntimeConfig {
+  const result = RuntimeOptionsSchema.safeParse(options ?? {});
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const path = issue?.path.map(String).join('.') ?? '';
+  throw new DspexError(
+    ErrorCode.BadRequest,
+    `runtime options: ${path === '' ? '' : path + ': '}${issue?.message ?? 'invalid'}`,
+    {
+      details: { field: path },
+    },
+  );
+}
+
+/** Reads runtime options from the environment (`DSPEX_*`), for the CLI and containers. */
+export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<RuntimeConfig> {
+  const out: Partial<RuntimeConfig> = {};
+  if (env.DSPEX_NATS_URL) out.nats = { servers: env.DSPEX_NATS_URL.split(',').map((s) => s.trim()) };
+  if (env.DSPEX_PREFIX) out.prefix = env.DSPEX_PREFIX;
+  if (env.DSPEX_NODE_ID) out.nodeId = env.DSPEX_NODE_ID;
+  if (env.DSPEX_LM) out.worker = { lm: env.DSPEX_LM };
+  return out;
+}

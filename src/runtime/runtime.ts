@@ -1,0 +1,401 @@
+import { randomBytes } from 'node:crypto';
+import { connect } from '@nats-io/transport-node';
+import type { NatsConnection, Subscription } from '@nats-io/nats-core';
+import type { Service } from '@nats-io/services';
+import { pino, type Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { createActor, type Actor, type AnyActorRef } from 'xstate';
+import { poolMachine, type PoolInput } from '../actors/pool-machine.js';
+import { workerMachine, type WorkerContext, type WorkerUpdate } from '../actors/worker-machine.js';
+import { DspexError, ErrorCode } from '../errors.js';
+import { decode, Encoding } from '../protocol/codec.js';
+import {
+  PredictRequestSchema,
+  StatusRequestSchema,
+  WorkerHeartbeatSchema,
+  type PredictReply,
+  type PredictRequest,
+  type StatusReply,
+} from '../protocol/schemas.js';
+import { subjects as makeSubjects, type Subjects } from '../protocol/subjects.js';
+import { supervisorMachine } from '../supervisors/supervisor-machine.js';
+import type { ChildSpec } from '../supervisors/types.js';
+import { createMetrics, type RuntimeMetrics } from '../telemetry/metrics.js';
+import {
+  configFromEnv,
+  resolveConfig,
+  type ResolvedPoolOptions,
+  type ResolvedRuntimeConfig,
+  type RuntimeConfig,
+} from './config.js';
+import { Dispatcher } from './dispatcher.js';
+import { startNatsServer, type NatsServer } from './nats-server.js';
+import { NodeRegistry } from './node-registry.js';
+import { preparePredict } from './predict.js';
+import { startService, type RequestContext } from './service.js';
+import { buildStatus } from './status.js';
+import { VERSION } from './version.js';
+import {
+  defaultWorkerCommand,
+  DirectLauncher,
+  ZygoteLauncher,
+  type WorkerLauncher,
+} from './worker-launcher.js';
+import { workerProcessLogic } from './worker-process.js';
+
+/** Options of {@link createRuntime}: the validated config plus injected dependencies. */
+export interface RuntimeOptions extends RuntimeConfig {
+  /** Where logs go. @default pino to stderr at `DSPEX_LOG_LEVEL` (info) */
+  logger?: Logger;
+  /** Registry for the runtime's Prometheus metrics. @default a new registry */
+  registry?: Registry;
+}
+
+/** Per-call options of {@link Runtime.predict}. */
+export interface CallOptions {
+  /** Absolute deadline, unix ms. @default now + `callTimeoutMs` */
+  deadline?: number;
+  trace?: string;
+}
+
+/** A running dspex node embedded in this process. */
+export interface Runtime extends AsyncDisposable {
+  readonly nodeId: string;
+  /** The NATS URL(s) this node uses (the private server's when it started one). */
+  readonly servers: string[];
+  readonly nc: NatsConnection;
+  readonly logger: Logger;
+  readonly metrics: RuntimeMetrics;
+  /** Runs a DSPy module on a worker; the same contract as `dspex.rpc.predict`. */
+  predict(request: PredictRequest, options?: CallOptions): Promise<PredictReply>;
+  /** Nodes, pools and workers as this node sees them. */
+  status(): StatusReply;
+  /** Resolves once `count` workers of `pool` are ready (or rejects after `timeoutMs`). */
+  waitForWorkers(pool?: string, count?: number, timeoutMs?: number): Promise<void>;
+  /** Drains calls, stops workers, closes the connection and the private server. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a runtime node: connects to NATS (or starts a private `nats-server`), starts the
+ * configured worker pools under supervision, and serves the public `dspex` service.
+ *
+ * @example
+ * ```ts
+ * await using rt = await createRuntime({ pools: { general: { size: 2 } } });
+ * const { outputs } = await rt.predict({ module: 'Predict', signature: 'question -> answer', inputs: { question: 'Hi?' } });
+ * ```
+ */
+export async function createRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
+  const { logger: givenLogger, registry, ...rest } = options;
+  const config = resolveConfig({ ...configFromEnv(), ...rest });
+  const nodeId = config.nodeId ?? `n-${randomBytes(4).toString('hex')}`;
+  const logger = (
+    givenLogger ?? pino({ level: process.env.DSPEX_LOG_LEVEL ?? 'info' }, pino.destination(2))
+  ).child({
+    node: nodeId,
+  });
+  const metrics = createMetrics(registry);
+  let server: NatsServer | undefined;
+  if (config.nats === undefined) {
+    server = await startNatsServer();
+    logger.info({ url: server.url }, 'started a private nats-server');
+  }
+  const servers = server !== undefined ? [server.url] : [config.nats!.servers].flat();
+  const nc = await connect({
+    servers,
+    name: `dspex-node-${nodeId}`,
+    user: config.nats?.user,
+    pass: config.nats?.pass,
+    token: config.nats?.token,
+    maxReconnectAttempts: -1,
+  });
+  const node = new RuntimeNode(config, nodeId, servers, nc, server, logger, metrics);
+  try {
+    await node.start();
+  } catch (error) {
+    await node.stop();
+    throw error;
+  }
+  return node;
+}
+
+class RuntimeNode implements Runtime {
+  private readonly subjects: Subjects;
+  private readonly dispatcher: Dispatcher;
+  private readonly launchers = new Map<string, WorkerLauncher>();
+  private readonly pools = new Map<string, ResolvedPoolOptions>();
+  private readonly registry: NodeRegistry;
+  private root: Actor<typeof supervisorMachine> | undefined;
+  private service: Service | undefined;
+  private hbSub: Subscription | undefined;
+  private inflight = 0;
+  private idle: (() => void) | undefined;
+  private stopping: Promise<void> | undefined;
+
+  constructor(
+    private readonly config: ResolvedRuntimeConfig,
+    readonly nodeId: string,
+    readonly servers: string[],
+    readonly nc: NatsConnection,
+    private readonly server: NatsServer | undefined,
+    readonly logger: Logger,
+    readonly metrics: RuntimeMetrics,
+  ) {
+    this.subjects = makeSubjects(config.prefix);
+    for (const [name, pool] of Object.entries(config.pools)) this.pools.set(name, pool);
+    this.dispatcher = new Dispatcher({
+      nc,
+      subjects: this.subjects,
+      logger,
+      metrics,
+      maxAttempts: config.maxAttempts,
+      limits: (pool) => {
+        const p = this.pools.get(pool);
+        return { queueLimit: p?.queueLimit ?? 1000, recycleAfterCalls: p?.recycleAfterCalls };
+      },
+      onRecycle: (pool, worker) => {
+        logger.info({ pool, worker }, 'recycling worker after its call budget');
+        this.poolRef(pool)?.send({ type: 'recycle', id: worker, reason: 'call budget' });
+      },
+    });
+    this.registry = new NodeRegistry({
+      nc,
+      subjects: this.subjects,
+      nodeId,
+      heartbeatMs: config.heartbeatMs,
+      pools: () => [...this.pools.keys()],
+      logger,
+      metrics,
+    });
+  }
+
+  async start(): Promise<void> {
+    const command = this.config.worker.command ?? defaultWorkerCommand();
+    const url = this.servers[0]!;
+    for (const [name, pool] of this.pools) {
+      if (pool.size === 0) continue;
+      const launchOptions = {
+        command,
+        natsUrl: url,
+        prefix: this.config.prefix,
+        pool: name,
+        nodeId: this.nodeId,
+        concurrency: pool.concurrency,
+        heartbeatMs: pool.heartbeatMs,
+        lm: pool.lm ?? this.config.worker.lm,
+        env: pool.env,
+        logger: this.logger,
+      };
+      this.launchers.set(
+        name,
+        this.config.worker.launcher === 'zygote'
+          ? new ZygoteLauncher(launchOptions)
+          : new DirectLauncher(launchOptions),
+      );
+    }
+    this.hbSub = this.nc.subscribe(this.subjects.workerHeartbeats, {
+      callback: (err, msg) => {
+        if (err === null) this.onWorkerHeartbeat(msg.data);
+      },
+    });
+    this.registry.start();
+    this.root = createActor(supervisorMachine, {
+      input: {
+        id: `${this.nodeId}.pools`,
+        strategy: 'one_for_one',
+        intensity: { maxRestarts: 5, periodMs: 60_000 },
+        children: [...this.pools.entries()].map(([name, pool]) => this.poolSpec(name, pool)),
+      },
+    });
+    this.root.on('*', (event: { type: string; id?: string }) => {
+      this.metrics.supervisorEvents.inc({ supervisor: 'pools', event: event.type });
+      this.logger.info({ event }, 'pool supervisor event');
+    });
+    this.root.start();
+    await this.nc.flush();
+    if (this.config.serve) this.service = await this.startService();
+  }
+
+  private workerLogic = workerMachine.provide({
+    actors: { process: workerProcessLogic((pool) => this.launchers.get(pool)) },
+    actions: {
+      notify: ({ context }: { context: WorkerContext }, params: { state: WorkerUpdate['state'] }) => {
+        this.dispatcher.update({
+          id: context.id,
+          pool: context.pool,
+          managed: context.managed,
+          state: params.state,
+          heartbeat: context.heartbeat,
+          reason: context.reason,
+        });
+        if (params.state !== 'ready' && params.state !== 'busy') {
+          this.logger.info(
+            { worker: context.id, pool: context.pool, state: params.state, reason: context.reason },
+            'worker state',
+          );
+        }
+      },
+    },
+  });
+
+  private poolSpec(name: string, pool: ResolvedPoolOptions): ChildSpec {
+    const input: PoolInput = {
+      name,
+      nodeId: this.nodeId,
+      size: pool.size,
+      intensity: pool.intensity,
+      workerLogic: this.workerLogic,
+      timings: {
+        heartbeatTimeoutMs: pool.heartbeatMs * 3,
+        startTimeoutMs: pool.startTimeoutMs,
+        drainTimeoutMs: pool.drainTimeoutMs,
+      },
+      maxRssBytes: pool.maxRssMb === undefined ? undefined : pool.maxRssMb * 1024 * 1024,
+    };
+    return { id: name, logic: poolMachine, input, restart: 'permanent' };
+  }
+
+  private poolRef(pool: string): AnyActorRef | undefined {
+    return (this.root?.getSnapshot().children as Record<string, AnyActorRef | undefined> | undefined)?.[pool];
+  }
+
+  private onWorkerHeartbeat(data: Uint8Array): void {
+    let body: unknown;
+    try {
+      body = decode(data, Encoding.Msgpack);
+    } catch {
+      this.metrics.invalidMessages.inc({ subject: 'hb.worker' });
+      return;
+    }
+    const parsed = WorkerHeartbeatSchema.safeParse(body);
+    if (!parsed.success) {
+      this.metrics.invalidMessages.inc({ subject: 'hb.worker' });
+      return;
+    }
+    const hb = parsed.data;
+    if (!this.pools.has(hb.pool)) {
+      if (hb.state === 'stopped' || this.stopping !== undefined) return;
+      // A pool this node does not host: route to the workers other hosts run for it.
+      const pool: ResolvedPoolOptions = resolveConfig({ pools: { [hb.pool]: { size: 0 } } }).pools[hb.pool]!;
+      this.pools.set(hb.pool, pool);
+      this.root?.send({ type: 'supervisor.start_child', spec: this.poolSpec(hb.pool, pool) });
+    }
+    this.poolRef(hb.pool)?.send({ type: 'heartbeat', heartbeat: hb });
+  }
+
+  private startService(): Promise<Service> {
+    return startService({
+      nc: this.nc,
+      subjects: this.subjects,
+      nodeId: this.nodeId,
+      version: VERSION,
+      maxPayloadBytes: this.config.maxPayloadBytes,
+      callTimeoutMs: this.config.callTimeoutMs,
+      logger: this.logger,
+      metrics: this.metrics,
+      endpoints: [
+        {
+          name: 'predict',
+          schema: PredictRequestSchema,
+          handle: (body: PredictRequest, ctx: RequestContext) =>
+            this.run(body, ctx.deadline, ctx.trace, body.session ?? ctx.session),
+        },
+        { name: 'status', schema: StatusRequestSchema, handle: () => Promise.resolve(this.status()) },
+      ],
+    });
+  }
+
+  predict(request: PredictRequest, options: CallOptions = {}): Promise<PredictReply> {
+    const body = PredictRequestSchema.parse(request);
+    return this.run(
+      body,
+      options.deadline ?? Date.now() + this.config.callTimeoutMs,
+      options.trace,
+      body.session,
+    );
+  }
+
+  private async run(
+    body: PredictRequest,
+    deadline: number,
+    trace: string | undefined,
+    session: string | undefined,
+  ): Promise<PredictReply> {
+    if (this.stopping !== undefined) throw new DspexError(ErrorCode.Unavailable, 'node is shutting down');
+    const pool = body.pool ?? 'general';
+    if (!this.pools.has(pool)) {
+      throw new DspexError(ErrorCode.NotFound, `pool "${pool}" is unknown on this node`, {
+        details: { field: 'pool' },
+      });
+    }
+    const request = preparePredict(body);
+    this.inflight++;
+    try {
+      return await this.dispatcher.call(pool, request, { deadline, trace, session });
+    } finally {
+      this.inflight--;
+      if (this.inflight === 0) this.idle?.();
+    }
+  }
+
+  status(): StatusReply {
+    return buildStatus({
+      nodes: this.registry.list(),
+      pools: [...this.pools.entries()].map(([name, pool]) => ({
+        name,
+        options: pool,
+        queueLength: this.dispatcher.queueLength(name),
+        workers: this.dispatcher.poolWorkers(name),
+      })),
+      nodeId: this.nodeId,
+    });
+  }
+
+  async waitForWorkers(pool = 'general', count?: number, timeoutMs = 120_000): Promise<void> {
+    const want = count ?? this.pools.get(pool)?.size ?? 1;
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const ready = this.dispatcher
+        .poolWorkers(pool)
+        .filter((w) => w.state === 'ready' || w.state === 'busy').length;
+      if (ready >= want) return;
+      if (Date.now() > deadline) {
+        throw new DspexError(
+          ErrorCode.Unavailable,
+          `pool ${pool}: ${ready} of ${want} workers ready after ${timeoutMs} ms`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+
+  stop(): Promise<void> {
+    this.stopping ??= this.shutdown();
+    return this.stopping;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.logger.info('stopping node');
+    await this.service?.stop().catch(() => undefined);
+    this.dispatcher.close();
+    if (this.inflight > 0) {
+      await Promise.race([
+        new Promise<void>((resolve) => (this.idle = resolve)),
+        new Promise((r) => setTimeout(r, this.config.callTimeoutMs)),
+      ]);
+    }
+    this.root?.send({ type: 'supervisor.stop' });
+    await Promise.all([...this.launchers.values()].map((l) => l.close()));
+    this.root?.stop();
+    this.registry.stop();
+    this.hbSub?.unsubscribe();
+    await this.nc.drain().catch(() => undefined);
+    await this.server?.stop();
+    this.logger.info('node stopped');
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop();
+  }
+}

@@ -1,0 +1,313 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from 'pino';
+import { DspexError, ErrorCode } from '../errors.js';
+
+/** How a pool's local worker processes are started. */
+export interface WorkerLaunchOptions {
+  /** The worker command, e.g. `['/path/.venv/bin/dspex-worker']`. */
+  command: string[];
+  natsUrl: string;
+  prefix: string;
+  pool: string;
+  nodeId: string;
+  concurrency: number;
+  heartbeatMs: number;
+  /** DSPy model name for the workers (`DSPEX_LM`); unset keeps the worker's default. */
+  lm: string | undefined;
+  /** Extra environment for the workers. */
+  env: Record<string, string>;
+  logger: Logger;
+}
+
+export interface WorkerExitInfo {
+  id: string;
+  pid: number;
+  code: number | null;
+  signal: string | null;
+}
+
+/**
+ * Starts and signals the worker processes of one pool on this host. `exit` events report every
+ * process that ended, whatever the cause.
+ */
+export interface WorkerLauncher {
+  spawn(id: string): Promise<number>;
+  signal(id: string, signal: 'SIGTERM' | 'SIGKILL'): void;
+  onExit(listener: (info: WorkerExitInfo) => void): () => void;
+  /** Stops every process of this launcher (SIGTERM, then SIGKILL after `graceMs`). */
+  close(graceMs?: number): Promise<void>;
+}
+
+/** The worker command of this checkout (`python/.venv/bin/dspex-worker`), else `dspex-worker` on PATH. */
+export function defaultWorkerCommand(): string[] {
+  const fromEnv = process.env.DSPEX_WORKER_BIN;
+  if (fromEnv !== undefined && fromEnv !== '') return [fromEnv];
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    const candidate = join(dir, 'python', '.venv', 'bin', 'dspex-worker');
+    if (existsSync(candidate)) return [candidate];
+    dir = dirname(dir);
+  }
+  return ['dspex-worker'];
+}
+
+function workerArgs(o: WorkerLaunchOptions): string[] {
+  const args = [
+    '--nats',
+    o.natsUrl,
+    '--pool',
+    o.pool,
+    '--prefix',
+    o.prefix,
+    '--node',
+    o.nodeId,
+    '--concurrency',
+    String(o.concurrency),
+    '--heartbeat-ms',
+    String(o.heartbeatMs),
+  ];
+  if (o.lm !== undefined) args.push('--lm', o.lm);
+  return args;
+}
+
+function workerEnv(o: WorkerLaunchOptions): NodeJS.ProcessEnv {
+  return { ...process.env, LITELLM_LOCAL_MODEL_COST_MAP: 'True', ...o.env };
+}
+
+function pipeLog(stream: NodeJS.ReadableStream | null, logger: Logger): void {
+  if (stream === null) return;
+  createInterface({ input: stream }).on('line', (line) => logger.info({ source: 'python' }, line));
+}
+
+const signalName = (signal: number | null): string | null => {
+  if (signal === null) return null;
+  const names: Record<number, string> = {
+    9: 'SIGKILL',
+    15: 'SIGTERM',
+    2: 'SIGINT',
+    6: 'SIGABRT',
+    11: 'SIGSEGV',
+  };
+  return names[signal] ?? `signal ${signal}`;
+};
+
+interface ZygoteEvent {
+  event: 'ready' | 'spawned' | 'exited' | 'error';
+  id?: string;
+  pid?: number;
+  code?: number | null;
+  signal?: number | null;
+  message?: string;
+}
+
+/**
+ * Launches workers by forking them from one pre-imported Python parent (the zygote), so a pool of N
+ * workers costs one DSPy import instead of N. The zygote reads commands on stdin and reports on
+ * stdout; when this process dies its stdin closes and the zygote stops its children.
+ */
+export class ZygoteLauncher implements WorkerLauncher {
+  private readonly events = new EventEmitter();
+  private child: ChildProcess | undefined;
+  private ready: Promise<void> | undefined;
+  private readonly pending = new Map<
+    string,
+    { resolve: (pid: number) => void; reject: (e: Error) => void }
+  >();
+  private readonly live = new Map<string, number>();
+  private closing = false;
+
+  constructor(private readonly options: WorkerLaunchOptions) {}
+
+  /** Starts the zygote now rather than at the first spawn (warm start). */
+  start(): Promise<void> {
+    this.ready ??= this.startZygote();
+    return this.ready;
+  }
+
+  private startZygote(): Promise<void> {
+    const [bin, ...pre] = this.options.command;
+    if (bin === undefined) throw new DspexError(ErrorCode.Internal, 'empty worker command');
+    const child = spawn(bin, [...pre, '--zygote', ...workerArgs(this.options)], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: workerEnv(this.options),
+    });
+    this.child = child;
+    const log = this.options.logger.child({ pool: this.options.pool, zygote: child.pid });
+    pipeLog(child.stderr, log);
+    return new Promise<void>((resolve, reject) => {
+      child.once('error', (error) =>
+        reject(
+          new DspexError(ErrorCode.Unavailable, `cannot start ${bin}: ${error.message}`, { cause: error }),
+        ),
+      );
+      createInterface({ input: child.stdout! }).on('line', (line) => {
+        let event: ZygoteEvent;
+        try {
+          event = JSON.parse(line) as ZygoteEvent;
+        } catch {
+          log.warn({ line }, 'zygote wrote a line that is not JSON');
+          return;
+        }
+        this.handle(event, resolve);
+      });
+      child.once('exit', (code, signal) => {
+        log.warn({ code, signal }, 'worker zygote exited');
+        reject(
+          new DspexError(ErrorCode.Unavailable, `worker zygote exited (${code ?? signal}) before ready`),
+        );
+        this.ready = undefined;
+        this.child = undefined;
+        // Its children die with it (PDEATHSIG); report them so their supervisors restart them.
+        for (const [id, pid] of this.live)
+          this.events.emit('exit', { id, pid, code: null, signal: 'SIGKILL' });
+        this.live.clear();
+        for (const [id, p] of this.pending)
+          p.reject(new DspexError(ErrorCode.Unavailable, `zygote died spawning ${id}`));
+        this.pending.clear();
+      });
+    });
+  }
+
+  private handle(event: ZygoteEvent, ready: () => void): void {
+    switch (event.event) {
+      case 'ready':
+        ready();
+        return;
+      case 'spawned': {
+        if (event.id === undefined || event.pid === undefined) return;
+        this.live.set(event.id, event.pid);
+        this.pending.get(event.id)?.resolve(event.pid);
+        this.pending.delete(event.id);
+        return;
+      }
+      case 'exited': {
+        if (event.id === undefined) return;
+        this.live.delete(event.id);
+        const info: WorkerExitInfo = {
+          id: event.id,
+          pid: event.pid ?? -1,
+          code: event.code ?? null,
+          signal: signalName(event.signal ?? null),
+        };
+        this.events.emit('exit', info);
+        return;
+      }
+      case 'error': {
+        const id = event.id;
+        if (id === undefined) return;
+        this.pending.get(id)?.reject(new DspexError(ErrorCode.Unavailable, event.message ?? 'spawn failed'));
+        this.pending.delete(id);
+        return;
+      }
+      default: {
+        const never: never = event.event;
+        this.options.logger.warn({ event: never }, 'unknown zygote event');
+      }
+    }
+  }
+
+  async spawn(id: string): Promise<number> {
+    if (this.closing) throw new DspexError(ErrorCode.Unavailable, 'launcher is closing');
+    await this.start();
+    return new Promise<number>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.child?.stdin?.write(JSON.stringify({ op: 'spawn', id }) + '\n');
+    });
+  }
+
+  signal(id: string, signal: 'SIGTERM' | 'SIGKILL'): void {
+    const pid = this.live.get(id);
+    if (pid === undefined) return;
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // already gone; the zygote reports its exit
+    }
+  }
+
+  onExit(listener: (info: WorkerExitInfo) => void): () => void {
+    this.events.on('exit', listener);
+    return () => this.events.off('exit', listener);
+  }
+
+  async close(graceMs = 35_000): Promise<void> {
+    this.closing = true;
+    const child = this.child;
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    // EOF on stdin: the zygote terminates its children, waits for them, and exits.
+    child.stdin?.end();
+    const timer = setTimeout(() => {
+      for (const pid of this.live.values()) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone
+        }
+      }
+      child.kill('SIGKILL');
+    }, graceMs);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Launches each worker as its own process (`--watch-stdin`: it exits when we die). Each start pays a
+ * full DSPy import; kept for comparison in the start-up bench and for hosts where fork is unwanted.
+ */
+export class DirectLauncher implements WorkerLauncher {
+  private readonly events = new EventEmitter();
+  private readonly children = new Map<string, ChildProcess>();
+
+  constructor(private readonly options: WorkerLaunchOptions) {}
+
+  spawn(id: string): Promise<number> {
+    const [bin, ...pre] = this.options.command;
+    if (bin === undefined) throw new DspexError(ErrorCode.Internal, 'empty worker command');
+    const child = spawn(bin, [...pre, '--watch-stdin', '--id', id, ...workerArgs(this.options)], {
+      stdio: ['pipe', 'ignore', 'pipe'],
+      env: workerEnv(this.options),
+    });
+    this.children.set(id, child);
+    pipeLog(child.stderr, this.options.logger.child({ pool: this.options.pool, worker: id }));
+    child.once('exit', (code, signal) => {
+      this.children.delete(id);
+      this.events.emit('exit', { id, pid: child.pid ?? -1, code, signal });
+    });
+    return new Promise((resolve, reject) => {
+      child.once('spawn', () => resolve(child.pid ?? -1));
+      child.once('error', (error) =>
+        reject(
+          new DspexError(ErrorCode.Unavailable, `cannot start ${bin}: ${error.message}`, { cause: error }),
+        ),
+      );
+    });
+  }
+
+  signal(id: string, signal: 'SIGTERM' | 'SIGKILL'): void {
+    this.children.get(id)?.kill(signal);
+  }
+
+  onExit(listener: (info: WorkerExitInfo) => void): () => void {
+    this.events.on('exit', listener);
+    return () => this.events.off('exit', listener);
+  }
+
+  async close(graceMs = 35_000): Promise<void> {
+    await Promise.all(
+      [...this.children.values()].map(async (child) => {
+        const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+        await exited;
+        clearTimeout(timer);
+      }),
+    );
+  }
+}

@@ -1,0 +1,78 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** The runtime's Prometheus metrics, registered on an injectable registry. */
+export interface RuntimeMetrics {
+  readonly registry: Registry;
+  /** Calls finished, by pool and outcome (`ok` or an error code). */
+  calls: Counter<'pool' | 'outcome'>;
+  /** End-to-end latency of calls through this node, seconds. */
+  callDuration: Histogram<'pool'>;
+  /** Attempts retried on another worker, by the error that caused the retry. */
+  retries: Counter<'pool' | 'code'>;
+  /** Calls waiting for a worker. */
+  queued: Gauge<'pool'>;
+  /** Workers by pool and state as this node sees them. */
+  workers: Gauge<'pool' | 'state'>;
+  /** Worker restarts and other supervisor events. */
+  supervisorEvents: Counter<'supervisor' | 'event'>;
+  /** Requests rejected before dispatch, by endpoint and code. */
+  rejected: Counter<'endpoint' | 'code'>;
+  /** Messages dropped at the edge because they did not decode or validate. */
+  invalidMessages: Counter<'subject'>;
+}
+
+export function createMetrics(registry: Registry = new Registry()): RuntimeMetrics {
+  const reg = [registry];
+  return {
+    registry,
+    calls: new Counter({
+      name: 'dspex_calls_total',
+      help: 'Calls finished',
+      labelNames: ['pool', 'outcome'],
+      registers: reg,
+    }),
+    callDuration: new Histogram({
+      name: 'dspex_call_duration_seconds',
+      help: 'Latency of calls through this node',
+      labelNames: ['pool'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: reg,
+    }),
+    retries: new Counter({
+      name: 'dspex_call_retries_total',
+      help: 'Attempts retried',
+      labelNames: ['pool', 'code'],
+      registers: reg,
+    }),
+    queued: new Gauge({
+      name: 'dspex_queued_calls',
+      help: 'Calls waiting for a worker',
+      labelNames: ['pool'],
+      registers: reg,
+    }),
+    workers: new Gauge({
+      name: 'dspex_workers',
+      help: 'Workers by state',
+      labelNames: ['pool', 'state'],
+      registers: reg,
+    }),
+    supervisorEvents: new Counter({
+      name: 'dspex_supervisor_events_total',
+      help: 'Supervisor events (child restarts, escalations)',
+      labelNames: ['supervisor', 'event'],
+      registers: reg,
+    }),
+    rejected: new Counter({
+      name: 'dspex_rejected_requests_total',
+      help: 'Requests rejected before dispatch',
+      labelNames: ['endpoint', 'code'],
+      registers: reg,
+    }),
+    invalidMessages: new Counter({
+      name: 'dspex_invalid_messages_total',
+      help: 'Messages dropped because they did not decode or validate',
+      labelNames: ['subject'],
+      registers: reg,
+    }),
+  };
+}

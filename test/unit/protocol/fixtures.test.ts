@@ -1,0 +1,42 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { decode, encode, Encoding, messageSchemas, type MessageType } from '../../../src/protocol/index.js';
+
+interface Fixture {
+  type: MessageType;
+  message: unknown;
+  reason?: string;
+}
+
+const root = join(import.meta.dirname, '../../../fixtures/protocol');
+const load = (kind: 'valid' | 'invalid'): Array<[string, Fixture]> =>
+  readdirSync(join(root, kind))
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => [f, JSON.parse(readFileSync(join(root, kind, f), 'utf8')) as Fixture]);
+
+describe('protocol fixtures shared with the Python worker', () => {
+  const valid = load('valid');
+  const invalid = load('invalid');
+
+  it('has fixtures of every kind', () => {
+    expect(valid.length).toBeGreaterThanOrEqual(10);
+    expect(invalid.length).toBeGreaterThanOrEqual(8);
+  });
+
+  it.each(valid)('accepts %s', (_name, fixture) => {
+    const schema = messageSchemas[fixture.type];
+    expect(schema, `unknown type ${fixture.type}`).toBeDefined();
+    expect(schema.safeParse(fixture.message).success).toBe(true);
+  });
+
+  it.each(invalid)('rejects %s', (_name, fixture) => {
+    expect(messageSchemas[fixture.type].safeParse(fixture.message).success).toBe(false);
+  });
+
+  it.each(valid)('round-trips %s through msgpack and JSON unchanged', (_name, fixture) => {
+    for (const enc of [Encoding.Msgpack, Encoding.Json]) {
+      expect(decode(encode(fixture.message, enc), enc)).toEqual(fixture.message);
+    }
+  });
+});
