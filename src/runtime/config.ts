@@ -60,6 +60,11 @@ export const RuntimeOptionsSchema = z.strictObject({
       command: z.array(z.string().min(1)).min(1).optional(),
       /** `zygote` forks workers from one pre-imported Python parent; `direct` starts each alone. */
       launcher: z.enum(['zygote', 'direct']).default('zygote'),
+      /**
+       * NATS URL the local workers connect to, credentials included when the server requires them
+       * (`nats://worker:secret@host:4222`). @default the node's first server URL
+       */
+      natsUrl: z.string().min(1).optional(),
       /** Default DSPy model name for every pool. @default env `DSPEX_LM`, else the worker's `dummy` */
       lm: z.string().min(1).optional(),
     })

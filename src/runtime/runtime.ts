@@ -172,7 +172,7 @@ class RuntimeNode implements Runtime {
 
   async start(): Promise<void> {
     const command = this.config.worker.command ?? defaultWorkerCommand();
-    const url = this.servers[0]!;
+    const url = this.config.worker.natsUrl ?? this.servers[0]!;
     for (const [name, pool] of this.pools) {
       if (pool.size === 0) continue;
       const launchOptions = {

@@ -1,0 +1,97 @@
+import { headers as natsHeaders, RequestError, type NatsConnection } from '@nats-io/nats-core';
+import { connect } from '@nats-io/transport-node';
+import { DspexError, ErrorCode } from '../errors.js';
+import { decode, encode, Encoding } from '../protocol/codec.js';
+import { Header } from '../protocol/headers.js';
+import {
+  ErrorReplySchema,
+  PredictReplySchema,
+  StatusReplySchema,
+  type PredictReply,
+  type PredictRequest,
+  type StatusReply,
+} from '../protocol/schemas.js';
+import { subjects as makeSubjects } from '../protocol/subjects.js';
+
+/** Options of {@link createClient}. */
+export interface ClientOptions {
+  /** NATS URL(s) of the cluster. Ignored when `nc` is given. */
+  servers?: string | string[];
+  /** An existing connection to use (not closed by the client). */
+  nc?: NatsConnection;
+  /** @default 'dspex' */
+  prefix?: string;
+  /** Default time a call may take. @default 60000 */
+  timeoutMs?: number;
+}
+
+/** Per-call options of a {@link Client}. */
+export interface ClientCallOptions {
+  /** Absolute deadline, unix ms (sent as `Dspex-Deadline`). */
+  deadline?: number;
+  trace?: string;
+  /** Body encoding on the wire. @default 'msgpack' */
+  encoding?: Encoding;
+}
+
+/**
+ * A remote caller of a dspex cluster over the public wire protocol: what any NATS client can do,
+ * packaged for Node. It runs no workers and needs no runtime node in this process.
+ */
+export interface Client extends AsyncDisposable {
+  readonly nc: NatsConnection;
+  predict(request: PredictRequest, options?: ClientCallOptions): Promise<PredictReply>;
+  status(options?: ClientCallOptions): Promise<StatusReply>;
+  close(): Promise<void>;
+}
+
+export async function createClient(options: ClientOptions = {}): Promise<Client> {
+  const owned = options.nc === undefined;
+  const nc =
+    options.nc ??
+    (await connect({ servers: options.servers ?? process.env.DSPEX_NATS_URL ?? 'nats://127.0.0.1:4222', name: 'dspex-client' }));
+  const subjects = makeSubjects(options.prefix);
+  const timeoutMs = options.timeoutMs ?? 60_000;
+
+  async function call(endpoint: string, body: unknown, o: ClientCallOptions): Promise<unknown> {
+    const encoding = o.encoding ?? Encoding.Msgpack;
+    const deadline = o.deadline ?? Date.now() + timeoutMs;
+    const h = natsHeaders();
+    h.set(Header.Deadline, String(deadline));
+    if (encoding === Encoding.Json) h.set(Header.ContentType, 'application/json');
+    if (o.trace !== undefined) h.set(Header.Trace, o.trace);
+    let msg;
+    try {
+      // A little slack past the deadline so the node's own 408 reply arrives rather than our timeout.
+      msg = await nc.request(subjects.rpc(endpoint), encode(body, encoding), {
+        timeout: Math.max(1, deadline - Date.now() + 250),
+        headers: h,
+      });
+    } catch (error) {
+      if (error instanceof RequestError && error.isNoResponders()) {
+        throw new DspexError(ErrorCode.Unavailable, `no dspex node answers ${subjects.rpc(endpoint)}`, { cause: error });
+      }
+      throw new DspexError(ErrorCode.DeadlineExceeded, `no reply to ${subjects.rpc(endpoint)} in time`, { cause: error });
+    }
+    const reply = decode(msg.data, encoding);
+    const status = msg.headers?.get(Header.ErrorCode);
+    if (status !== undefined && status !== '') {
+      const parsed = ErrorReplySchema.safeParse(reply);
+      throw parsed.success
+        ? DspexError.fromWire(parsed.data.error, Number(status))
+        : new DspexError(ErrorCode.Internal, msg.headers?.get(Header.Error) ?? 'error reply without a body');
+    }
+    return reply;
+  }
+
+  const close = async (): Promise<void> => {
+    if (owned) await nc.close();
+  };
+  return {
+    nc,
+    predict: async (request, o = {}) => PredictReplySchema.parse(await call('predict', request, o)),
+    status: async (o = {}) => StatusReplySchema.parse(await call('status', {}, o)),
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}

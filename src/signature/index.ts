@@ -1,0 +1,25 @@
+/**
+ * The native signature engine: DSPy signature strings parsed once (memoised), typed at compile
+ * time, validated and coerced at run time, and printed back in a form DSPy parses identically.
+ */
+export { parseSignature, clearSignatureMemo, SIGNATURE_MEMO_SIZE } from './memo.js';
+export { parseTypeText } from './parser.js';
+export { signature, withReasoning } from './signature.js';
+export type {
+  FieldDefinition,
+  InferFieldDefinition,
+  InferInputs,
+  InferOutputs,
+  Signature,
+  SignatureDefinition,
+  SignatureJSON,
+} from './signature.js';
+export type {
+  CheckedSignature,
+  ParseSignatureString,
+  ParseTypeString,
+  SignatureTypeError,
+} from './type-level.js';
+export { formatType } from './types.js';
+export type { FieldSpec, LiteralValue, ParsedSignature, TypeKind, TypeNode } from './types.js';
+export { typeToZod } from './zod.js';

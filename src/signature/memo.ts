@@ -1,0 +1,80 @@
+/**
+ * Parse once: a bounded LRU of parsed signatures keyed by the exact text, shared by `signature()`
+ * and the runtime's per-request {@link parseSignature}.
+ */
+import { parseSignatureUncached } from './parser.js';
+import type { ParsedSignature } from './types.js';
+
+/** A small least-recently-used map on top of `Map`'s insertion order. */
+export class LruCache<K, V> {
+  private readonly entries = new Map<K, V>();
+  constructor(readonly maxSize: number) {
+    if (!Number.isInteger(maxSize) || maxSize < 1) throw new RangeError('maxSize must be a positive integer');
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  get(key: K): V | undefined {
+    const value = this.entries.get(key);
+    if (value !== undefined) {
+      // Re-insert so the entry becomes the most recently used.
+      this.entries.delete(key);
+      this.entries.set(key, value);
+    }
+    return value;
+  }
+
+  set(key: K, value: V): void {
+    this.entries.delete(key);
+    this.entries.set(key, value);
+    if (this.entries.size > this.maxSize) {
+      const oldest = this.entries.keys().next();
+      if (oldest.done !== true) this.entries.delete(oldest.value);
+    }
+  }
+
+  clear(): void {
+    this.entries.clear();
+  }
+}
+
+/** How many distinct signature strings stay parsed. */
+export const SIGNATURE_MEMO_SIZE = 1024;
+
+const memo = new LruCache<string, ParsedSignature>(SIGNATURE_MEMO_SIZE);
+
+/**
+ * Parses a DSPy signature string, memoised: the same text returns the same frozen object.
+ *
+ * @example
+ * ```ts
+ * const parsed = parseSignature('question: str, k: int -> answers: list[str]');
+ * parsed.outputs[0]; // { name: 'answers', role: 'output', type: { kind: 'list', … }, typeText: 'list[str]' }
+ * ```
+ * @throws {SignatureParseError} naming the 1-based column and what was expected there.
+ */
+export function parseSignature(text: string, options: { instructions?: string } = {}): ParsedSignature {
+  let parsed = memo.get(text);
+  if (parsed === undefined) {
+    parsed = deepFreeze(parseSignatureUncached(text));
+    memo.set(text, parsed);
+  }
+  return options.instructions === undefined
+    ? parsed
+    : Object.freeze({ ...parsed, instructions: options.instructions });
+}
+
+/** Empties the memo (tests and benchmarks). */
+export function clearSignatureMemo(): void {
+  memo.clear();
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}

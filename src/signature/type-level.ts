@@ -1,0 +1,297 @@
+/**
+ * Compile-time mirror of the parser: template-literal types that turn a signature literal into
+ * its input and output object types, or into a {@link SignatureTypeError} naming the problem.
+ * Anything the run-time parser rejects and these types cannot see still fails at run time.
+ */
+import type { PYTHON_KEYWORDS, RESERVED_FIELD_NAMES } from './types.js';
+
+declare const signatureErrorBrand: unique symbol;
+
+/** What a malformed signature literal infers to; it is assignable to nothing useful. */
+export interface SignatureTypeError<Message extends string> {
+  readonly [signatureErrorBrand]: Message;
+}
+
+type Err<M extends string> = SignatureTypeError<M>;
+type Ok<T> = { readonly ok: T };
+
+type Space = ' ' | '\n' | '\t' | '\r';
+type TrimLeft<S extends string> = S extends `${Space}${infer R}` ? TrimLeft<R> : S;
+type TrimRight<S extends string> = S extends `${infer R}${Space}` ? TrimRight<R> : S;
+type Trim<S extends string> = TrimLeft<TrimRight<S>>;
+
+/** Flattens an intersection for readable hovers and exact `expectTypeOf` comparisons. */
+export type Simplify<T> = { [K in keyof T]: T[K] } & {};
+
+/** Splits on a separator outside brackets and quotes, walking one character at a time. */
+type SplitDeep<
+  S extends string,
+  Sep extends string,
+  Depth extends 0[] = [],
+  Quote extends string = '',
+  Cur extends string = '',
+  Acc extends string[] = [],
+> = S extends `${infer C}${infer R}`
+  ? Quote extends ''
+    ? C extends Sep
+      ? Depth extends []
+        ? SplitDeep<R, Sep, Depth, Quote, '', [...Acc, Cur]>
+        : SplitDeep<R, Sep, Depth, Quote, `${Cur}${C}`, Acc>
+      : C extends '['
+        ? SplitDeep<R, Sep, [...Depth, 0], Quote, `${Cur}${C}`, Acc>
+        : C extends ']'
+          ? SplitDeep<R, Sep, Depth extends [0, ...infer D extends 0[]] ? D : [], Quote, `${Cur}${C}`, Acc>
+          : C extends "'" | '"'
+            ? SplitDeep<R, Sep, Depth, C, `${Cur}${C}`, Acc>
+            : SplitDeep<R, Sep, Depth, Quote, `${Cur}${C}`, Acc>
+    : SplitDeep<R, Sep, Depth, C extends Quote ? '' : Quote, `${Cur}${C}`, Acc>
+  : [...Acc, Cur];
+
+/** Splits on a separator; plain text (no brackets or quotes) takes a fast path. */
+type SplitSimple<S extends string, Sep extends string> = S extends `${infer H}${Sep}${infer T}`
+  ? [H, ...SplitSimple<T, Sep>]
+  : [S];
+type Split<S extends string, Sep extends ',' | '|'> = S extends `${string}${'[' | "'" | '"'}${string}`
+  ? SplitDeep<S, Sep>
+  : SplitSimple<S, Sep>;
+
+type Lower =
+  | 'a'
+  | 'b'
+  | 'c'
+  | 'd'
+  | 'e'
+  | 'f'
+  | 'g'
+  | 'h'
+  | 'i'
+  | 'j'
+  | 'k'
+  | 'l'
+  | 'm'
+  | 'n'
+  | 'o'
+  | 'p'
+  | 'q'
+  | 'r'
+  | 's'
+  | 't'
+  | 'u'
+  | 'v'
+  | 'w'
+  | 'x'
+  | 'y'
+  | 'z';
+type Letter = Lower | Uppercase<Lower>;
+type Digit = '0' | '1' | '2' | '3' | '4' | '5' | '6' | '7' | '8' | '9';
+type IdentTail<S extends string> = S extends ''
+  ? true
+  : S extends `${Letter | Digit | '_'}${infer R}`
+    ? IdentTail<R>
+    : false;
+
+type NameProblem<N extends string> = N extends ''
+  ? 'empty field name'
+  : N extends `_${string}`
+    ? `field name '${N}' starts with an underscore`
+    : N extends `${Letter}${infer R}`
+      ? IdentTail<R> extends true
+        ? N extends (typeof PYTHON_KEYWORDS)[number]
+          ? `field name '${N}' is a Python keyword`
+          : N extends (typeof RESERVED_FIELD_NAMES)[number]
+            ? `field name '${N}' is reserved by DSPy`
+            : never
+        : `field name '${N}' is not an identifier`
+      : `field name '${N}' is not an identifier`;
+
+type Scalars = {
+  str: string;
+  string: string;
+  int: number;
+  float: number;
+  number: number;
+  bool: boolean;
+  boolean: boolean;
+  Any: unknown;
+  any: unknown;
+  list: unknown[];
+  List: unknown[];
+  dict: Record<string, unknown>;
+  Dict: Record<string, unknown>;
+};
+
+/** Parses one type expression (trimmed) to `Ok<T>` or an error. */
+type ParseType<T extends string> =
+  Split<T, '|'> extends [infer Only extends string] ? ParseAtom<Trim<Only>> : ParseUnion<Split<T, '|'>>;
+
+type ParseUnion<Parts extends string[], Acc = never, HasType = false> = Parts extends [
+  infer P extends string,
+  ...infer Rest extends string[],
+]
+  ? Trim<P> extends 'None'
+    ? ParseUnion<Rest, Acc | null, HasType>
+    : ParseAtom<Trim<P>> extends infer R
+      ? R extends Ok<infer V>
+        ? ParseUnion<Rest, Acc | V, true>
+        : R
+      : never
+  : HasType extends true
+    ? Ok<Acc>
+    : Err<'a union needs a type other than None'>;
+
+type ParseArgs<Parts extends string[], Acc = never> = Parts extends [
+  infer P extends string,
+  ...infer Rest extends string[],
+]
+  ? Trim<P> extends 'None'
+    ? ParseArgs<Rest, Acc | null>
+    : ParseType<Trim<P>> extends infer R
+      ? R extends Ok<infer V>
+        ? ParseArgs<Rest, Acc | V>
+        : R
+      : never
+  : Ok<Acc>;
+
+type Wrap<R, F extends 'list' | 'dict' | 'optional'> =
+  R extends Ok<infer V> ? Ok<F extends 'list' ? V[] : F extends 'dict' ? Record<string, V> : V | null> : R;
+
+type Generic = 'list' | 'List' | 'dict' | 'Dict' | 'Optional' | 'Union' | 'Literal';
+
+type ParseAtom<A extends string> = A extends keyof Scalars
+  ? Ok<Scalars[A]>
+  : A extends `${infer Item}[]`
+    ? Trim<Item> extends Generic
+      ? Err<`'${A}' needs a type inside the brackets`>
+      : Wrap<ParseType<Trim<Item>>, 'list'>
+    : A extends `${'list' | 'List'}[${infer Item}]`
+      ? Trim<Item> extends ''
+        ? Err<`'${A}' needs an item type`>
+        : Wrap<ParseType<Trim<Item>>, 'list'>
+      : A extends `${'dict' | 'Dict'}[${infer Args}]`
+        ? Split<Args, ','> extends [infer K extends string, infer V extends string]
+          ? Trim<K> extends 'str' | 'string'
+            ? Wrap<ParseType<Trim<V>>, 'dict'>
+            : Err<`'${A}': dict keys must be str`>
+          : Err<`'${A}' needs a key and a value type`>
+        : A extends `Optional[${infer Inner}]`
+          ? Split<Inner, ','> extends [string]
+            ? Wrap<ParseType<Trim<Inner>>, 'optional'>
+            : Err<`'${A}': Optional takes one type`>
+          : A extends `Union[${infer Args}]`
+            ? ParseArgs<Split<Args, ','>>
+            : A extends `Literal[${infer Values}]`
+              ? ParseLiterals<Split<Values, ','>>
+              : Err<`unknown type '${A}'`>;
+
+type LiteralOf<V extends string> = V extends `'${infer S}'` | `"${infer S}"`
+  ? Ok<S>
+  : V extends 'True'
+    ? Ok<true>
+    : V extends 'False'
+      ? Ok<false>
+      : V extends 'None'
+        ? Ok<null>
+        : V extends `-${string}`
+          ? Err<`negative literal ${V} (DSPy cannot parse it)`>
+          : V extends `${infer N extends number}`
+            ? Ok<N>
+            : Err<`invalid literal value '${V}'`>;
+
+type ParseLiterals<Parts extends string[], Acc = never> = Parts extends [
+  infer P extends string,
+  ...infer Rest extends string[],
+]
+  ? LiteralOf<Trim<P>> extends infer R
+    ? R extends Ok<infer V>
+      ? ParseLiterals<Rest, Acc | V>
+      : R
+    : never
+  : Ok<Acc>;
+
+/** One `name[: type]` entry to `Ok<[name, T]>` or an error. */
+type ParseField<F extends string> = F extends `${infer N}:${infer T}`
+  ? Trim<T> extends ''
+    ? Err<`field '${Trim<N>}' has ':' but no type`>
+    : ParseType<Trim<T>> extends infer R
+      ? R extends Ok<infer V>
+        ? [NameProblem<Trim<N>>] extends [never]
+          ? Ok<[Trim<N>, V]>
+          : Err<NameProblem<Trim<N>>>
+        : R
+      : never
+  : [NameProblem<F>] extends [never]
+    ? Ok<[F, string]>
+    : Err<NameProblem<F>>;
+
+/** Drops the empty piece a trailing comma (or an empty side) leaves behind. */
+type DropTrailing<P extends string[]> = P extends [...infer H extends string[], infer L extends string]
+  ? Trim<L> extends ''
+    ? H
+    : P
+  : P;
+
+type ParseFields<
+  Parts extends string[],
+  Seen extends string,
+  Acc extends [string, unknown][] = [],
+> = Parts extends [infer P extends string, ...infer Rest extends string[]]
+  ? ParseField<Trim<P>> extends infer R
+    ? R extends Ok<[infer N extends string, infer V]>
+      ? N extends Seen
+        ? Err<`duplicate field name '${N}'`>
+        : ParseFields<Rest, Seen | N, [...Acc, [N, V]]>
+      : R
+    : never
+  : Ok<Acc>;
+
+type InputsObject<F extends [string, unknown][]> = Simplify<
+  { [E in F[number] as null extends E[1] ? never : E[0]]: E[1] } & {
+    [E in F[number] as null extends E[1] ? E[0] : never]?: E[1];
+  }
+>;
+type OutputsObject<F extends [string, unknown][]> = Simplify<{ [E in F[number] as E[0]]: E[1] }>;
+
+type ParseSides<L extends string, R extends string> =
+  ParseFields<DropTrailing<Split<L, ','>>, never> extends infer In
+    ? In extends Ok<infer IF extends [string, unknown][]>
+      ? ParseFields<DropTrailing<Split<R, ','>>, IF[number][0]> extends infer Out
+        ? Out extends Ok<infer OF extends [string, unknown][]>
+          ? { inputs: InputsObject<IF>; outputs: OutputsObject<OF> }
+          : Out
+        : never
+      : In
+    : never;
+
+/**
+ * The input and output types of a signature literal, or a {@link SignatureTypeError}.
+ * A non-literal `string` gives loose records.
+ *
+ * @example
+ * ```ts
+ * type S = ParseSignatureString<'question: str, k: int -> answers: list[str]'>;
+ * // { inputs: { question: string; k: number }; outputs: { answers: string[] } }
+ * ```
+ */
+export type ParseSignatureString<S extends string> = string extends S
+  ? { inputs: Record<string, unknown>; outputs: Record<string, unknown> }
+  : S extends `${infer L}->${infer R}`
+    ? R extends `${string}->${string}`
+      ? Err<"expected exactly one '->'">
+      : ParseSides<L, R>
+    : Err<"expected '->' between inputs and outputs">;
+
+/** The TypeScript type of one type string such as `'list[str]'` or `'number[]'`. */
+export type ParseTypeString<T extends string> = string extends T
+  ? unknown
+  : ParseType<Trim<T>> extends infer R
+    ? R extends Ok<infer V>
+      ? V
+      : R
+    : never;
+
+/**
+ * `S` itself when it is a valid signature literal, else the error type, so that passing a malformed
+ * literal to `signature()` fails to compile with the reason in the message.
+ */
+export type CheckedSignature<S extends string> =
+  ParseSignatureString<S> extends SignatureTypeError<infer M> ? SignatureTypeError<M> : S;
