@@ -47,13 +47,47 @@ type SplitDeep<
     : SplitDeep<R, Sep, Depth, C extends Quote ? '' : Quote, `${Cur}${C}`, Acc>
   : [...Acc, Cur];
 
-/** Splits on a separator; plain text (no brackets or quotes) takes a fast path. */
-type SplitSimple<S extends string, Sep extends string> = S extends `${infer H}${Sep}${infer T}`
-  ? [H, ...SplitSimple<T, Sep>]
-  : [S];
-type Split<S extends string, Sep extends ',' | '|'> = S extends `${string}${'[' | "'" | '"'}${string}`
+/** Splits on a separator, ignoring brackets (tail-recursive, one step per piece). */
+type SplitSimple<
+  S extends string,
+  Sep extends string,
+  Acc extends string[] = [],
+> = S extends `${infer H}${Sep}${infer T}` ? SplitSimple<T, Sep, [...Acc, H]> : [...Acc, S];
+
+type Occurrences<S extends string, C extends string, N extends 0[] = []> = S extends `${string}${C}${infer R}`
+  ? Occurrences<R, C, [...N, 0]>
+  : N;
+type Without<T extends 0[], N extends 0[]> = T extends [...N, ...infer Rest extends 0[]] ? Rest : [];
+
+/** Re-joins pieces split inside brackets, counting brackets per piece rather than per character. */
+type MergeBrackets<
+  Pieces extends string[],
+  Sep extends string,
+  Depth extends 0[] = [],
+  Cur extends string = '',
+  Started extends boolean = false,
+  Acc extends string[] = [],
+> = Pieces extends [infer P extends string, ...infer Rest extends string[]]
+  ? Without<[...Depth, ...Occurrences<P, '['>], Occurrences<P, ']'>> extends infer D extends 0[]
+    ? (Started extends true ? `${Cur}${Sep}${P}` : P) extends infer Joined extends string
+      ? D extends []
+        ? MergeBrackets<Rest, Sep, [], '', false, [...Acc, Joined]>
+        : MergeBrackets<Rest, Sep, D, Joined, true, Acc>
+      : never
+    : never
+  : Started extends true
+    ? [...Acc, Cur]
+    : Acc;
+
+/**
+ * Splits on a separator outside brackets and quotes. Quoted text (Literal strings) needs the
+ * character walk, which TypeScript limits to about 1000 characters; the rest goes piece by piece.
+ */
+type Split<S extends string, Sep extends ',' | '|'> = S extends `${string}${"'" | '"'}${string}`
   ? SplitDeep<S, Sep>
-  : SplitSimple<S, Sep>;
+  : S extends `${string}[${string}`
+    ? MergeBrackets<SplitSimple<S, Sep>, Sep>
+    : SplitSimple<S, Sep>;
 
 type Lower =
   | 'a'
