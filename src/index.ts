@@ -70,3 +70,8 @@ export { subjects } from './protocol/subjects.js';
 export type { Subjects } from './protocol/subjects.js';
 export { createMetrics } from './telemetry/metrics.js';
 export type { RuntimeMetrics } from './telemetry/metrics.js';
+
+export { Predict } from './modules/predict.js';
+export { ChainOfThought } from './modules/chain-of-thought.js';
+export { RemoteModule } from './modules/module.js';
+export type { Executor, ModuleOptions, ModuleCallOptions, Prediction } from './modules/module.js';
