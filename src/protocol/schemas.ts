@@ -34,7 +34,7 @@ export type PredictRequest = z.infer<typeof PredictRequestSchema>;
 
 /** Body of a call to one worker, `dspex.pool.<pool>.<worker>`. */
 export const WorkerRequestSchema = z.discriminatedUnion('op', [
-  z.object({ op: z.literal('predict'), id: z.string().min(1), ...predictFields }),
+  z.object({ op: z.literal('predict'), id: z.string().min(1).optional(), ...predictFields }),
   z.object({ op: z.literal('ping') }),
 ]);
 export type WorkerRequest = z.infer<typeof WorkerRequestSchema>;

@@ -1,0 +1,246 @@
+"""Shape checks for every message in docs/protocol.md, mirrored by the zod schemas in src/protocol/.
+
+Each check takes a decoded body and raises :class:`~dspex_worker.errors.BadRequest` naming the first
+offending field (``details.field``). :func:`parse_worker_request` turns a request on a pool subject into
+a typed value; code past it trusts its types. Unknown extra fields are ignored everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import BadRequest, NotFound, WorkerError, field_error
+
+WORKER_STATES = ("starting", "ready", "busy", "draining", "stopped")
+CONFIG_KEYS = ("temperature", "max_tokens", "n", "lm", "cache")
+
+
+@dataclass(frozen=True)
+class Ping:
+    """``{op: "ping"}``."""
+
+
+@dataclass(frozen=True)
+class PredictCall:
+    """``{op: "predict", id, module, signature, inputs, config?, demos?, instructions?}``."""
+
+    module: str
+    signature: str
+    inputs: dict[str, Any]
+    id: str | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+    demos: list[dict[str, Any]] = field(default_factory=list)
+    instructions: str | None = None
+
+
+WorkerRequest = Ping | PredictCall
+
+# --- primitive checks -------------------------------------------------------------------------
+
+
+def _bad(name: str, message: str) -> WorkerError:
+    return field_error(BadRequest, name, message)
+
+
+def _is_str(v: object) -> bool:
+    return isinstance(v, str)
+
+
+def _is_num(v: object) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def _is_uint(v: object) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+def _is_map(v: object) -> bool:
+    return isinstance(v, Mapping) and all(isinstance(k, str) for k in v)
+
+
+_WHAT: dict[Callable[[object], bool], str] = {
+    _is_str: "a string",
+    _is_num: "a number",
+    _is_uint: "an integer >= 0",
+    _is_map: "a map",
+}
+
+
+def _field(msg: Mapping[str, Any], name: str, ok: Callable[[object], bool], *, required: bool,
+           prefix: str = "") -> Any:
+    path = prefix + name
+    if name not in msg or msg[name] is None:
+        if required:
+            raise _bad(path, "is required")
+        return None
+    value = msg[name]
+    if not ok(value):
+        raise _bad(path, f"must be {_WHAT.get(ok, 'valid')}, got {type_name(value)}")
+    return value
+
+
+def type_name(value: object) -> str:
+    """The wire (JSON-ish) name of a value's type, for error messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list | tuple):
+        return "list"
+    if isinstance(value, Mapping):
+        return "map"
+    if isinstance(value, bytes | bytearray):
+        return "binary"
+    return type(value).__name__
+
+
+def _require_map(msg: object, what: str) -> Mapping[str, Any]:
+    if not _is_map(msg):
+        raise BadRequest(f"{what} must be a map, got {type_name(msg)}", details={"field": "body"})
+    assert isinstance(msg, Mapping)
+    return msg
+
+
+# --- message checks ---------------------------------------------------------------------------
+
+
+def _check_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    p = "config."
+    if (v := _field(config, "temperature", _is_num, required=False, prefix=p)) is not None:
+        out["temperature"] = v
+    for key in ("max_tokens", "n"):
+        v = config.get(key)
+        if v is None:
+            continue
+        if not (isinstance(v, int) and not isinstance(v, bool) and v >= 1):
+            raise _bad(p + key, f"must be an integer >= 1, got {type_name(v)}")
+        out[key] = v
+    if (v := _field(config, "lm", _is_str, required=False, prefix=p)) is not None:
+        out["lm"] = v
+    if (v := config.get("cache")) is not None:
+        if not isinstance(v, bool):
+            raise _bad(p + "cache", f"must be a boolean, got {type_name(v)}")
+        out["cache"] = v
+    return out
+
+
+def _check_predict_fields(msg: Mapping[str, Any]) -> PredictCall:
+    module = _field(msg, "module", _is_str, required=True)
+    signature = _field(msg, "signature", _is_str, required=True)
+    inputs = _field(msg, "inputs", _is_map, required=True)
+    config = _field(msg, "config", _is_map, required=False) or {}
+    demos = msg.get("demos")
+    if demos is not None:
+        if not isinstance(demos, list | tuple):
+            raise _bad("demos", f"must be a list of maps, got {type_name(demos)}")
+        for i, d in enumerate(demos):
+            if not _is_map(d):
+                raise _bad(f"demos.{i}", f"must be a map, got {type_name(d)}")
+    instructions = _field(msg, "instructions", _is_str, required=False)
+    return PredictCall(
+        module=module,
+        signature=signature,
+        inputs=dict(inputs),
+        config=_check_config(config),
+        demos=[dict(d) for d in demos or []],
+        instructions=instructions,
+    )
+
+
+def check_predict_request(msg: object) -> None:
+    """``dspex.rpc.predict`` request."""
+    body = _require_map(msg, "request body")
+    _check_predict_fields(body)
+    _field(body, "session", _is_str, required=False)
+    _field(body, "pool", _is_str, required=False)
+
+
+def check_predict_reply(msg: object) -> None:
+    body = _require_map(msg, "reply body")
+    _field(body, "outputs", _is_map, required=True)
+    _field(body, "worker", _is_str, required=True)
+    latency = _field(body, "latency_ms", _is_num, required=True)
+    if latency < 0:
+        raise _bad("latency_ms", "must be >= 0")
+    _field(body, "usage", _is_map, required=False)
+
+
+def check_error_reply(msg: object) -> None:
+    body = _require_map(msg, "reply body")
+    err = _field(body, "error", _is_map, required=True)
+    _field(err, "code", _is_str, required=True, prefix="error.")
+    _field(err, "message", _is_str, required=True, prefix="error.")
+    if not isinstance(err.get("retryable"), bool):
+        raise _bad("error.retryable", "is required and must be a boolean")
+    _field(err, "details", _is_map, required=False, prefix="error.")
+
+
+def check_worker_heartbeat(msg: object) -> None:
+    body = _require_map(msg, "heartbeat")
+    for name in ("id", "pool", "host", "version", "lm"):
+        _field(body, name, _is_str, required=True)
+    for name in ("pid", "inflight", "concurrency", "calls", "rss_bytes", "started_at", "ts", "heartbeat_ms"):
+        _field(body, name, _is_uint, required=True)
+    state = _field(body, "state", _is_str, required=True)
+    if state not in WORKER_STATES:
+        raise _bad("state", f"must be one of {', '.join(WORKER_STATES)}, got {state!r}")
+    _field(body, "node", _is_str, required=False)
+
+
+def check_node_heartbeat(msg: object) -> None:
+    body = _require_map(msg, "heartbeat")
+    for name in ("id", "host"):
+        _field(body, name, _is_str, required=True)
+    for name in ("pid", "started_at", "ts"):
+        _field(body, name, _is_uint, required=True)
+    pools = body.get("pools")
+    if not isinstance(pools, list | tuple) or not all(isinstance(p, str) for p in pools):
+        raise _bad("pools", "must be a list of strings")
+
+
+def parse_worker_request(msg: object) -> WorkerRequest:
+    """Check and type a request on ``<prefix>.pool.<pool>[.<worker>]``.
+
+    Raises BadRequest for a bad shape and NotFound for an unknown ``op``.
+    """
+    body = _require_map(msg, "request body")
+    op = _field(body, "op", _is_str, required=True)
+    if op == "ping":
+        return Ping()
+    if op == "predict":
+        call = _check_predict_fields(body)
+        call_id = _field(body, "id", _is_str, required=False)
+        return PredictCall(**{**call.__dict__, "id": call_id})
+    raise NotFound(f"unknown op {op!r} (expected predict or ping)", details={"field": "op"})
+
+
+def check_worker_request(msg: object) -> None:
+    parse_worker_request(msg)
+
+
+CHECKS: dict[str, Callable[[object], None]] = {
+    "predict_request": check_predict_request,
+    "predict_reply": check_predict_reply,
+    "error_reply": check_error_reply,
+    "worker_request": check_worker_request,
+    "worker_heartbeat": check_worker_heartbeat,
+    "node_heartbeat": check_node_heartbeat,
+}
+
+
+def check(message_type: str, msg: object) -> None:
+    """Check ``msg`` as a message of ``message_type`` (the fixture files' ``type``)."""
+    try:
+        fn = CHECKS[message_type]
+    except KeyError:
+        raise ValueError(f"unknown message type {message_type!r}") from None
+    fn(msg)
