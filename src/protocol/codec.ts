@@ -8,7 +8,12 @@ export const Encoding = { Msgpack: 'msgpack', Json: 'json' } as const;
 export type Encoding = (typeof Encoding)[keyof typeof Encoding];
 
 // Plain msgpack maps (no msgpackr records extension) so that every msgpack library can read them.
-const packr = new Packr({ useRecords: false, mapsAsObjects: true, variableMapSize: true, int64AsType: 'number' });
+const packr = new Packr({
+  useRecords: false,
+  mapsAsObjects: true,
+  variableMapSize: true,
+  int64AsType: 'number',
+});
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder();
 

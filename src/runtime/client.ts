@@ -49,7 +49,10 @@ export async function createClient(options: ClientOptions = {}): Promise<Client>
   const owned = options.nc === undefined;
   const nc =
     options.nc ??
-    (await connect({ servers: options.servers ?? process.env.DSPEX_NATS_URL ?? 'nats://127.0.0.1:4222', name: 'dspex-client' }));
+    (await connect({
+      servers: options.servers ?? process.env.DSPEX_NATS_URL ?? 'nats://127.0.0.1:4222',
+      name: 'dspex-client',
+    }));
   const subjects = makeSubjects(options.prefix);
   const timeoutMs = options.timeoutMs ?? 60_000;
 
@@ -69,9 +72,13 @@ export async function createClient(options: ClientOptions = {}): Promise<Client>
       });
     } catch (error) {
       if (error instanceof RequestError && error.isNoResponders()) {
-        throw new DspexError(ErrorCode.Unavailable, `no dspex node answers ${subjects.rpc(endpoint)}`, { cause: error });
+        throw new DspexError(ErrorCode.Unavailable, `no dspex node answers ${subjects.rpc(endpoint)}`, {
+          cause: error,
+        });
       }
-      throw new DspexError(ErrorCode.DeadlineExceeded, `no reply to ${subjects.rpc(endpoint)} in time`, { cause: error });
+      throw new DspexError(ErrorCode.DeadlineExceeded, `no reply to ${subjects.rpc(endpoint)} in time`, {
+        cause: error,
+      });
     }
     const reply = decode(msg.data, encoding);
     const status = msg.headers?.get(Header.ErrorCode);

@@ -229,6 +229,9 @@ class RuntimeNode implements Runtime {
           heartbeat: context.heartbeat,
           reason: context.reason,
         });
+        if (params.state === 'crashed' || params.state === 'stopped') {
+          this.metrics.workerExits.inc({ pool: context.pool, outcome: params.state });
+        }
         if (params.state !== 'ready' && params.state !== 'busy') {
           this.logger.info(
             { worker: context.id, pool: context.pool, state: params.state, reason: context.reason },

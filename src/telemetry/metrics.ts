@@ -13,6 +13,8 @@ export interface RuntimeMetrics {
   queued: Gauge<'pool'>;
   /** Workers by pool and state as this node sees them. */
   workers: Gauge<'pool' | 'state'>;
+  /** Workers that ended, by pool and how (`crashed` or `stopped`). */
+  workerExits: Counter<'pool' | 'outcome'>;
   /** Worker restarts and other supervisor events. */
   supervisorEvents: Counter<'supervisor' | 'event'>;
   /** Requests rejected before dispatch, by endpoint and code. */
@@ -54,6 +56,12 @@ export function createMetrics(registry: Registry = new Registry()): RuntimeMetri
       name: 'dspex_workers',
       help: 'Workers by state',
       labelNames: ['pool', 'state'],
+      registers: reg,
+    }),
+    workerExits: new Counter({
+      name: 'dspex_worker_exits_total',
+      help: 'Workers that ended, by how',
+      labelNames: ['pool', 'outcome'],
       registers: reg,
     }),
     supervisorEvents: new Counter({

@@ -1,0 +1,133 @@
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import { resolveConfig, type RuntimeConfig } from '../runtime/config.js';
+import { createRuntime, type Runtime } from '../runtime/runtime.js';
+import { ExitCode, parseFlags, type Command } from './command.js';
+import {
+  envLayer,
+  finishConfig,
+  flagsLayer,
+  loadConfigFile,
+  mergeLayers,
+  resolveLogLevel,
+  type LogLevel,
+} from './node-config.js';
+
+export interface NodeCommandOptions {
+  config: RuntimeConfig;
+  logLevel: LogLevel;
+}
+
+const HELP = `Usage: dspex node [options]
+
+Runs a dspex runtime node: connects to NATS (or starts a private nats-server), keeps its
+pools of Python DSPy workers running, and serves the public dspex service (dspex.rpc.*).
+Prints "dspex node <id> ready on <url>" on stdout once every pool's local workers are
+ready; logs JSON lines to stderr. SIGTERM or SIGINT drains calls, stops the workers and
+exits 0.
+
+Options (flags win over DSPEX_* environment variables, which win over the config file):
+  --config FILE        JSON runtime config (see docs/configuration.md)
+  --nats URL[,URL]     NATS server URL(s), credentials may be inline
+                       (nats://node:secret@host:4222)                 env DSPEX_NATS_URL
+                       unset: start a private nats-server and print its URL
+  --node-id ID         this node's id (default n-<8 hex>)            env DSPEX_NODE_ID
+  --pool NAME=SIZE     local workers of a pool; repeatable; 0 = route only to workers
+                       started elsewhere (default: general=2)
+  --lm NAME            DSPy model of the workers, e.g. openai/gpt-4o-mini or dummy
+                                                                      env DSPEX_LM
+  --worker-nats URL    NATS URL the local workers use (default: the node's first URL
+                       with the node's credentials)                   env DSPEX_WORKER_NATS_URL
+  --log-level LEVEL    fatal|error|warn|info|debug|trace|silent      env DSPEX_LOG_LEVEL
+  -h, --help           show this help
+Also read from the environment: DSPEX_PREFIX (subject prefix).
+
+Exit codes: 0 stopped by a signal, 1 failed to start, 2 bad flags or config.`;
+
+/** `dspex node`: runs a runtime node until SIGTERM/SIGINT. */
+export const nodeCommand: Command<NodeCommandOptions> = {
+  name: 'node',
+  summary: 'run a runtime node (workers + the dspex service)',
+  help: HELP,
+
+  async parse(argv, env) {
+    const { values } = parseFlags(() =>
+      parseArgs({
+        args: argv,
+        strict: true,
+        allowPositionals: false,
+        options: {
+          config: { type: 'string' },
+          nats: { type: 'string' },
+          'node-id': { type: 'string' },
+          pool: { type: 'string', multiple: true },
+          lm: { type: 'string' },
+          'worker-nats': { type: 'string' },
+          'log-level': { type: 'string' },
+        },
+      }),
+    );
+    const file = values.config === undefined ? {} : await loadConfigFile(values.config);
+    const flags = flagsLayer({
+      nats: values.nats,
+      nodeId: values['node-id'],
+      pools: values.pool,
+      lm: values.lm,
+      workerNats: values['worker-nats'],
+    });
+    return {
+      config: finishConfig(mergeLayers(file, envLayer(env), flags)),
+      logLevel: resolveLogLevel(values['log-level'], env),
+    };
+  },
+
+  async run({ config, logLevel }, io) {
+    const logger = pino({ level: logLevel }, pino.destination(2));
+    // Signals are caught before anything starts, so a node stopped during start-up still stops its
+    // workers and private server instead of dying with them half started.
+    let signalled: NodeJS.Signals | undefined;
+    let onStop: (() => void) | undefined;
+    const stopRequested = new Promise<void>((resolve) => (onStop = resolve));
+    const offSignal = io.onSignal((signal) => {
+      if (signalled !== undefined) {
+        logger.warn({ signal }, 'second signal while stopping: exiting now');
+        process.exit(ExitCode.Failed);
+      }
+      signalled = signal;
+      logger.info({ signal }, 'stopping on signal');
+      onStop?.();
+    });
+    let rt: Runtime | undefined;
+    try {
+      rt = await createRuntime({ ...config, logger });
+      if (signalled === undefined) {
+        const ready = await Promise.race([
+          waitForPools(rt, config).then(() => true),
+          stopRequested.then(() => false),
+        ]);
+        if (ready) io.stdout(`dspex node ${rt.nodeId} ready on ${rt.servers.join(',')}`);
+      }
+      await stopRequested;
+      await rt.stop();
+      return ExitCode.Ok;
+    } catch (error) {
+      logger.error({ err: error }, 'node failed');
+      io.stderr(`dspex node: ${error instanceof Error ? error.message : String(error)}`);
+      await rt?.stop().catch(() => undefined);
+      return ExitCode.Failed;
+    } finally {
+      offSignal();
+      logger.flush();
+    }
+  },
+};
+
+/** Resolves once every pool with local workers has all of them ready. */
+async function waitForPools(rt: Runtime, config: RuntimeConfig): Promise<void> {
+  const pools = Object.entries(resolveConfig(config).pools);
+  await Promise.all(
+    pools
+      .filter(([, pool]) => pool.size > 0)
+      .map(([name, pool]) => rt.waitForWorkers(name, pool.size, pool.startTimeoutMs)),
+  );
+}

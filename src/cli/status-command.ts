@@ -1,0 +1,80 @@
+import { parseArgs } from 'node:util';
+import { ErrorCode, isDspexError } from '../errors.js';
+import { ExitCode, parseFlags, positiveInt, type Command } from './command.js';
+import { connectClient, natsUrlFrom } from './connect.js';
+import { parseNatsUrls, type NatsTarget } from './nats-url.js';
+import { formatStatus } from './status-table.js';
+
+export interface StatusCommandOptions {
+  target: NatsTarget;
+  prefix: string;
+  json: boolean;
+  timeoutMs: number;
+}
+
+const HELP = `Usage: dspex status [options]
+
+Asks the cluster for its status (dspex.rpc.status; one node answers) and prints the
+nodes it knows, and the pools and workers as that node sees them.
+
+Options:
+  --nats URL[,URL]  NATS server URL(s), credentials may be inline
+                    (default env DSPEX_NATS_URL, else nats://127.0.0.1:4222)
+  --json            print the raw status reply as JSON
+  --timeout MS      how long to wait for a node to answer (default 5000)
+  -h, --help        show this help
+Also read from the environment: DSPEX_PREFIX (subject prefix).
+
+Exit codes: 0 a node answered, 1 no node answered or NATS is unreachable, 2 bad flags.`;
+
+/** `dspex status`: one `dspex.rpc.status` call, printed as tables or JSON. */
+export const statusCommand: Command<StatusCommandOptions> = {
+  name: 'status',
+  summary: 'show nodes, pools and workers',
+  help: HELP,
+
+  parse(argv, env) {
+    const { values } = parseFlags(() =>
+      parseArgs({
+        args: argv,
+        strict: true,
+        allowPositionals: false,
+        options: {
+          nats: { type: 'string' },
+          json: { type: 'boolean', default: false },
+          timeout: { type: 'string' },
+        },
+      }),
+    );
+    const [urls, source] = natsUrlFrom(values.nats, env);
+    return {
+      target: parseNatsUrls(urls, source),
+      prefix: env.DSPEX_PREFIX || 'dspex',
+      json: values.json,
+      timeoutMs: positiveInt(values.timeout, '--timeout') ?? 5000,
+    };
+  },
+
+  async run({ target, prefix, json, timeoutMs }, io) {
+    await using conn = await connectClient(target, prefix, timeoutMs);
+    let status;
+    try {
+      status = await conn.client.status({ deadline: Date.now() + timeoutMs });
+    } catch (error) {
+      if (
+        isDspexError(error) &&
+        (error.code === ErrorCode.Unavailable || error.code === ErrorCode.DeadlineExceeded)
+      ) {
+        io.stderr(
+          `dspex status: no dspex node answered ${prefix}.rpc.status on ${conn.servers} within ${timeoutMs} ms ` +
+            '(is a node running, and on this prefix?)',
+        );
+        return ExitCode.Failed;
+      }
+      throw error;
+    }
+    if (json) io.stdout(JSON.stringify(status, null, 2));
+    else for (const line of formatStatus(status)) io.stdout(line);
+    return ExitCode.Ok;
+  },
+};
