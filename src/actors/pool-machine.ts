@@ -32,6 +32,8 @@ export type PoolEvent =
   | { type: 'heartbeat'; heartbeat: WorkerHeartbeat }
   /** Replace a local worker by a fresh one and drain the old (call count, memory). */
   | { type: 'recycle'; id: string; reason: string }
+  /** Drain every local worker (graceful shutdown): they finish their calls and are not restarted. */
+  | { type: 'drain' }
   | { type: 'stop' };
 
 export interface PoolContext extends Omit<PoolInput, 'workerLogic'> {
@@ -152,6 +154,20 @@ export const poolMachine = setup({
               spec: replacement,
             });
             enqueue.sendTo(old, { type: 'drain' });
+          }),
+        },
+        drain: {
+          actions: enqueueActions(({ self, enqueue }) => {
+            const workers = (self.getSnapshot() as { children: Record<string, AnyActorRef | undefined> })
+              .children.workers;
+            const children =
+              (workers?.getSnapshot() as { children?: Record<string, AnyActorRef | undefined> } | undefined)
+                ?.children ?? {};
+            for (const ref of Object.values(children)) {
+              const managed = (ref?.getSnapshot() as { context?: { managed?: boolean } } | undefined)?.context
+                ?.managed;
+              if (ref !== undefined && managed === true) enqueue.sendTo(ref, { type: 'drain' });
+            }
           }),
         },
         stop: {

@@ -12,8 +12,36 @@ export const CallConfigSchema = z.looseObject({
   n: z.number().int().positive().optional(),
   lm: z.string().min(1).optional(),
   cache: z.boolean().optional(),
+  /** Answers of the worker's `dummy` LM for this call, used in order; real LMs ignore it. */
+  dummy_script: z.array(z.record(z.string(), z.unknown())).max(256).optional(),
 });
 export type CallConfig = z.infer<typeof CallConfigSchema>;
+
+/** A tool name: it travels as a subject token (`<prefix>.tool.<name>`). */
+export const toolName = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9_-]+$/, 'expected 1-64 letters, digits, "_" or "-"');
+
+/** A tool as a predict request names it: its JSON schema travels, its code stays on the node. */
+export const ToolSpecSchema = z.object({
+  name: toolName,
+  description: z.string().optional(),
+  parameters: z.record(z.string(), z.unknown()).optional(),
+});
+export type ToolSpec = z.infer<typeof ToolSpecSchema>;
+
+/** Body of a tool callback, `<prefix>.tool.<name>`. */
+export const ToolRequestSchema = z.object({ args: z.record(z.string(), z.unknown()) });
+export type ToolRequest = z.infer<typeof ToolRequestSchema>;
+
+/** Reply of a tool callback: the tool's result (any msgpack value, `null` included). */
+export const ToolReplySchema = z.object({ result: z.unknown() }).refine((v) => 'result' in v, {
+  message: 'result is required',
+  path: ['result'],
+});
+export type ToolReply = z.infer<typeof ToolReplySchema>;
 
 const predictFields = {
   module: z.string().min(1),
@@ -22,6 +50,14 @@ const predictFields = {
   config: CallConfigSchema.optional(),
   demos: z.array(z.record(z.string(), z.unknown())).optional(),
   instructions: z.string().optional(),
+  /** Module-specific options (`max_iters`, `M`, `N`, `threshold`, `reward`, …), checked per module. */
+  options: z.record(z.string(), z.unknown()).optional(),
+  /** ReAct's tools, served by runtime nodes on `<prefix>.tool.<name>`. */
+  tools: z.array(ToolSpecSchema).max(32).optional(),
+  /** MultiChainComparison: the M completions to compare (else the worker runs ChainOfThought M times). */
+  completions: z.array(z.record(z.string(), z.unknown())).max(32).optional(),
+  /** Program state in DSPy's JSON form (`module.dump_state()`), loaded before the call. */
+  state: z.record(z.string(), z.unknown()).optional(),
 };
 
 /** Body of `dspex.rpc.predict`. */
@@ -114,6 +150,8 @@ export const StatusWorkerSchema = z.object({
   node: z.string().optional(),
   rss_bytes: nonNegInt,
   last_seen: z.number(),
+  /** The worker's LM (`dummy` for DSPy's DummyLM). */
+  lm: z.string().optional(),
 });
 /** Reply of `dspex.rpc.status`. */
 export const StatusReplySchema = z.object({
@@ -148,6 +186,8 @@ export const messageSchemas = {
   worker_heartbeat: WorkerHeartbeatSchema,
   node_heartbeat: NodeHeartbeatSchema,
   status_reply: StatusReplySchema,
+  tool_request: ToolRequestSchema,
+  tool_reply: ToolReplySchema,
 } as const;
 export type MessageType = keyof typeof messageSchemas;
 

@@ -8,6 +8,9 @@ import { createActor, type Actor, type AnyActorRef } from 'xstate';
 import { poolMachine, type PoolInput } from '../actors/pool-machine.js';
 import { workerMachine, type WorkerContext, type WorkerUpdate } from '../actors/worker-machine.js';
 import { DspexError, ErrorCode } from '../errors.js';
+import { PythonBridge } from '../llm/python-bridge.js';
+import { LlmRouter, type LlmLayer } from '../llm/router.js';
+import type { LlmAdapter } from '../llm/types.js';
 import { decode, Encoding } from '../protocol/codec.js';
 import {
   PredictRequestSchema,
@@ -34,6 +37,7 @@ import { NodeRegistry } from './node-registry.js';
 import { preparePredict } from './predict.js';
 import { startService, type RequestContext } from './service.js';
 import { buildStatus } from './status.js';
+import { NatsToolRegistry, type ToolRegistry } from './tools.js';
 import { VERSION } from './version.js';
 import {
   defaultWorkerCommand,
@@ -42,6 +46,8 @@ import {
   type WorkerLauncher,
 } from './worker-launcher.js';
 import { workerProcessLogic } from './worker-process.js';
+import { variableEndpoints } from '../variables/endpoints.js';
+import { createVariableStore, type VariableStore } from '../variables/store.js';
 
 /** Options of {@link createRuntime}: the validated config plus injected dependencies. */
 export interface RuntimeOptions extends RuntimeConfig {
@@ -49,6 +55,8 @@ export interface RuntimeOptions extends RuntimeConfig {
   logger?: Logger;
   /** Registry for the runtime's Prometheus metrics. @default a new registry */
   registry?: Registry;
+  /** A scripted LM ({@link createMockLm}): every call it can answer goes to it (users' tests). */
+  mock?: LlmAdapter;
 }
 
 /** Per-call options of {@link Runtime.predict}. */
@@ -66,6 +74,12 @@ export interface Runtime extends AsyncDisposable {
   readonly nc: NatsConnection;
   readonly logger: Logger;
   readonly metrics: RuntimeMetrics;
+  /** Tools (and reward functions) this node serves to workers on `<prefix>.tool.<name>` (docs/modules.md). */
+  readonly tools: ToolRegistry;
+  /** The LLM layer: adapters, selection, health and the result cache (docs/llm.md). */
+  readonly llm: LlmLayer;
+  /** Cluster-wide variables over JetStream KV (docs/variables.md); 503 when `variables.enabled` is false. */
+  readonly variables: VariableStore;
   /** Runs a DSPy module on a worker; the same contract as `dspex.rpc.predict`. */
   predict(request: PredictRequest, options?: CallOptions): Promise<PredictReply>;
   /** Nodes, pools and workers as this node sees them. */
@@ -87,7 +101,7 @@ export interface Runtime extends AsyncDisposable {
  * ```
  */
 export async function createRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
-  const { logger: givenLogger, registry, ...rest } = options;
+  const { logger: givenLogger, registry, mock, ...rest } = options;
   const config = resolveConfig({ ...configFromEnv(), ...rest });
   const nodeId = config.nodeId ?? `n-${randomBytes(4).toString('hex')}`;
   const logger = (
@@ -110,7 +124,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     token: config.nats?.token,
     maxReconnectAttempts: -1,
   });
-  const node = new RuntimeNode(config, nodeId, servers, nc, server, logger, metrics);
+  const node = new RuntimeNode(config, nodeId, servers, nc, server, logger, metrics, mock);
   try {
     await node.start();
   } catch (error) {
@@ -126,6 +140,9 @@ class RuntimeNode implements Runtime {
   private readonly launchers = new Map<string, WorkerLauncher>();
   private readonly pools = new Map<string, ResolvedPoolOptions>();
   private readonly registry: NodeRegistry;
+  readonly tools: NatsToolRegistry;
+  private readonly router: LlmRouter;
+  private vars: VariableStore | undefined;
   private root: Actor<typeof supervisorMachine> | undefined;
   private service: Service | undefined;
   private hbSub: Subscription | undefined;
@@ -141,6 +158,7 @@ class RuntimeNode implements Runtime {
     private readonly server: NatsServer | undefined,
     readonly logger: Logger,
     readonly metrics: RuntimeMetrics,
+    mock?: LlmAdapter,
   ) {
     this.subjects = makeSubjects(config.prefix);
     for (const [name, pool] of Object.entries(config.pools)) this.pools.set(name, pool);
@@ -159,6 +177,24 @@ class RuntimeNode implements Runtime {
         this.poolRef(pool)?.send({ type: 'recycle', id: worker, reason: 'call budget' });
       },
     });
+    this.router = new LlmRouter({
+      nodeId,
+      options: config.llm,
+      mock,
+      metrics,
+      logger,
+      lmOfPool: (pool) => this.pools.get(pool)?.lm ?? config.worker.lm ?? 'dummy',
+      python: new PythonBridge({
+        prepare: preparePredict,
+        dispatch: (pool, request, ctx) =>
+          this.dispatcher.call(pool, request, {
+            deadline: ctx.deadline,
+            trace: ctx.trace,
+            session: ctx.session,
+          }),
+      }),
+    });
+    this.tools = new NatsToolRegistry({ nc, prefix: config.prefix, logger, defaultTimeoutMs: config.callTimeoutMs });
     this.registry = new NodeRegistry({
       nc,
       subjects: this.subjects,
@@ -213,6 +249,16 @@ class RuntimeNode implements Runtime {
       this.logger.info({ event }, 'pool supervisor event');
     });
     this.root.start();
+    await this.router.start(this.nc);
+    if (this.config.variables.enabled) {
+      this.vars = await createVariableStore({
+        nc: this.nc,
+        nodeId: this.nodeId,
+        prefix: this.config.prefix,
+        options: this.config.variables,
+        logger: this.logger.child({ component: 'variables' }),
+      });
+    }
     await this.nc.flush();
     if (this.config.serve) this.service = await this.startService();
   }
@@ -305,6 +351,7 @@ class RuntimeNode implements Runtime {
             this.run(body, ctx.deadline, ctx.trace, body.session ?? ctx.session),
         },
         { name: 'status', schema: StatusRequestSchema, handle: () => Promise.resolve(this.status()) },
+        ...(this.vars === undefined ? [] : variableEndpoints(this.vars)),
       ],
     });
   }
@@ -332,14 +379,24 @@ class RuntimeNode implements Runtime {
         details: { field: 'pool' },
       });
     }
-    const request = preparePredict(body);
     this.inflight++;
     try {
-      return await this.dispatcher.call(pool, request, { deadline, trace, session });
+      return await this.router.run(body, { deadline, trace, session, pool });
     } finally {
       this.inflight--;
       if (this.inflight === 0) this.idle?.();
     }
+  }
+
+  get variables(): VariableStore {
+    if (this.vars === undefined) {
+      throw new DspexError(ErrorCode.Unavailable, 'variables are disabled on this node (variables.enabled: false)');
+    }
+    return this.vars;
+  }
+
+  get llm(): LlmLayer {
+    return this.router;
   }
 
   status(): StatusReply {
@@ -383,19 +440,33 @@ class RuntimeNode implements Runtime {
     await this.service?.stop().catch(() => undefined);
     this.dispatcher.close();
     if (this.inflight > 0) {
+      let timer: NodeJS.Timeout | undefined;
       await Promise.race([
         new Promise<void>((resolve) => (this.idle = resolve)),
-        new Promise((r) => setTimeout(r, this.config.callTimeoutMs)),
+        new Promise((r) => (timer = setTimeout(r, this.config.callTimeoutMs))),
       ]);
+      clearTimeout(timer);
     }
+    await this.drainWorkers();
+    await this.tools.close();
     this.root?.send({ type: 'supervisor.stop' });
     await Promise.all([...this.launchers.values()].map((l) => l.close()));
     this.root?.stop();
     this.registry.stop();
+    await this.vars?.close().catch(() => undefined);
     this.hbSub?.unsubscribe();
     await this.nc.drain().catch(() => undefined);
     await this.server?.stop();
     this.logger.info('node stopped');
+  }
+
+  /** Asks every local worker to finish its calls and stop, and waits for them (bounded). */
+  private async drainWorkers(): Promise<void> {
+    for (const pool of this.pools.keys()) this.poolRef(pool)?.send({ type: 'drain' });
+    const limit = Date.now() + Math.max(...[...this.pools.values()].map((p) => p.drainTimeoutMs), 1000);
+    const localLeft = (): number =>
+      [...this.pools.keys()].flatMap((p) => this.dispatcher.poolWorkers(p)).filter((w) => w.managed).length;
+    while (localLeft() > 0 && Date.now() < limit) await new Promise((r) => setTimeout(r, 25));
   }
 
   [Symbol.asyncDispose](): Promise<void> {

@@ -48,6 +48,7 @@ export function buildStatus(input: {
           last_seen: w.lastSeen,
         };
         if (w.heartbeat?.node !== undefined) worker.node = w.heartbeat.node;
+        if (w.heartbeat?.lm !== undefined) worker.lm = w.heartbeat.lm;
         return worker;
       }),
     })),

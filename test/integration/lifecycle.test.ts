@@ -17,6 +17,10 @@ describe('runtime lifecycle', () => {
     expect(pidsMatching(`--nats ${url}`).length).toBeGreaterThanOrEqual(2); // zygote + worker
     await rt.stop();
     expect(alive(worker.pid)).toBe(false);
+    // Drained, not killed: the worker ended `stopped`, and nothing crashed.
+    const exits = await rt.metrics.registry.getSingleMetricAsString('dspex_worker_exits_total');
+    expect(exits).toContain('dspex_worker_exits_total{pool="general",outcome="stopped"} 1');
+    expect(exits).not.toContain('outcome="crashed"');
     expect(pidsMatching(`--nats ${url}`)).toEqual([]);
     expect(pidsMatching(`127.0.0.1:${port}`)).toEqual([]);
   });
