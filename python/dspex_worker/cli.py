@@ -45,6 +45,20 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``dspex-worker``: runs the chosen mode, then exits the process at once.
+
+    Interpreter teardown after importing DSPy and litellm takes seconds (module graph, atexit hooks,
+    helper threads) and would hold up the node that waits for this process; by the time a mode
+    returns every call is answered and every child reaped, so logs are flushed and we leave.
+    """
+    code = _run(argv)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    logging.shutdown()
+    os._exit(code)
+
+
+def _run(argv: list[str] | None) -> int:
     from .lm import resolve_name
 
     args = parser().parse_args(argv)
