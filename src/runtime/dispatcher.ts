@@ -1,7 +1,15 @@
 import { headers as natsHeaders, RequestError, type NatsConnection } from '@nats-io/nats-core';
 import type { Logger } from 'pino';
+import { createActor } from 'xstate';
+import {
+  breakerAllows,
+  breakerMachine,
+  type BreakerActorRef,
+  type BreakerInput,
+} from '../actors/breaker-machine.js';
 import type { WorkerUpdate } from '../actors/worker-machine.js';
 import { DspexError, ErrorCode, isDspexError } from '../errors.js';
+import { LatencyStats } from '../orchestrator/latency-stats.js';
 import { decode, encode, Encoding } from '../protocol/codec.js';
 import { Header } from '../protocol/headers.js';
 import {
@@ -13,14 +21,31 @@ import {
 } from '../protocol/schemas.js';
 import type { Subjects } from '../protocol/subjects.js';
 import type { RuntimeMetrics } from '../telemetry/metrics.js';
-import { isLive, route, type RoutableWorker } from './routing.js';
+import { isLive, route, RoutingStrategy, type RoutableWorker } from './routing.js';
 
-/** Per-pool limits the dispatcher enforces. */
+/** Per-pool limits and policies the dispatcher applies. */
 export interface PoolLimits {
   /** Calls allowed to wait for a worker; beyond it callers get 429. */
   queueLimit: number;
   /** Ask the pool to recycle a local worker after this many calls through this node. */
   recycleAfterCalls: number | undefined;
+  /** How workers are chosen. */
+  strategy: RoutingStrategy;
+  /** Send a second copy of a straggling call to another worker (adaptive routing only). */
+  hedging: boolean;
+  /** Circuit breaker settings for each worker. */
+  breaker: BreakerInput;
+}
+
+/** What the dispatcher reports after every attempt (pattern store, telemetry). */
+export interface AttemptResult {
+  pool: string;
+  worker: string;
+  module: string;
+  signature: string;
+  latencyMs: number;
+  ok: boolean;
+  hedge: boolean;
 }
 
 export interface DispatcherOptions {
@@ -33,6 +58,8 @@ export interface DispatcherOptions {
   limits(pool: string): PoolLimits;
   /** Called once when a local worker reaches its call budget. */
   onRecycle(pool: string, worker: string): void;
+  /** Called after every attempt that reached a worker. */
+  onAttempt?(result: AttemptResult): void;
 }
 
 export interface CallOptions {
@@ -47,6 +74,8 @@ interface WorkerEntry extends RoutableWorker {
   managed: boolean;
   heartbeat: WorkerHeartbeat | undefined;
   lastSeen: number;
+  stats: LatencyStats;
+  breaker: BreakerActorRef;
   /** Attempts in flight on this worker, failed at once if it dies. */
   attempts: Set<(error: DspexError) => void>;
   recycleRequested: boolean;
@@ -61,15 +90,29 @@ interface Waiter {
 }
 
 const AFFINITY_LIMIT = 10_000;
+/** A hedge goes out once a call has run this many times the pool's median latency. */
+const HEDGE_FACTOR = 3;
+const HEDGE_MIN_MS = 20;
 
 /**
- * Sends calls to workers: routing, bounded waiting, session affinity, retries on another worker
- * when one fails or dies mid-call, and deadlines. Worker states arrive from the worker actors.
+ * Errors that say something about the worker's health: not the caller's request (4xx), not load
+ * (429), not the caller's own deadline (a hung worker is caught by its missed heartbeats).
+ */
+const healthError = (e: DspexError): boolean =>
+  e.code === ErrorCode.Unavailable || e.code === ErrorCode.LmError || e.code === ErrorCode.Internal;
+
+/**
+ * Sends calls to workers: routing (least loaded, round robin, or adaptive from observed latency,
+ * errors and circuit breakers), bounded waiting, session affinity, hedging of stragglers, retries on
+ * another worker when one fails or dies mid-call, and deadlines. Worker states come from the worker
+ * actors; latency and error statistics from the calls themselves.
  */
 export class Dispatcher {
   private readonly workers = new Map<string, WorkerEntry>();
   private readonly queues = new Map<string, Waiter[]>();
   private readonly affinity = new Map<string, string>();
+  private readonly cursors = new Map<string, { value: number }>();
+  private readonly poolStats = new Map<string, LatencyStats>();
   private closed = false;
 
   constructor(private readonly o: DispatcherOptions) {}
@@ -80,6 +123,7 @@ export class Dispatcher {
     if (u.state === 'stopped' || u.state === 'crashed') {
       if (entry === undefined) return;
       this.workers.delete(u.id);
+      entry.breaker.stop();
       const reason =
         u.state === 'crashed' ? `worker ${u.id} crashed: ${u.reason ?? 'unknown'}` : `worker ${u.id} stopped`;
       for (const fail of entry.attempts)
@@ -89,6 +133,7 @@ export class Dispatcher {
       return;
     }
     if (entry === undefined) {
+      const breaker = createActor(breakerMachine, { input: this.o.limits(u.pool).breaker }).start();
       entry = {
         id: u.id,
         pool: u.pool,
@@ -99,9 +144,16 @@ export class Dispatcher {
         concurrency: u.heartbeat?.concurrency ?? 1,
         heartbeat: u.heartbeat,
         lastSeen: Date.now(),
+        stats: new LatencyStats(),
+        breaker,
         attempts: new Set(),
         recycleRequested: false,
       };
+      const pool = u.pool;
+      // A breaker that re-opens for probing lets queued calls through.
+      breaker.subscribe((s) => {
+        if (s.value === 'halfOpen') this.pump(pool);
+      });
       this.workers.set(u.id, entry);
     }
     entry.state = u.state;
@@ -120,6 +172,11 @@ export class Dispatcher {
     return this.queues.get(pool)?.length ?? 0;
   }
 
+  /** Latency statistics of a pool's calls through this node. */
+  poolLatency(pool: string): LatencyStats | undefined {
+    return this.poolStats.get(pool);
+  }
+
   /** Runs one predict on the pool, retrying retryable failures on other workers. */
   async call(pool: string, request: WorkerPredictRequest, options: CallOptions): Promise<PredictReply> {
     const started = performance.now();
@@ -129,13 +186,11 @@ export class Dispatcher {
       for (let attempt = 1; attempt <= this.o.maxAttempts; attempt++) {
         const worker = await this.acquire(pool, options, excluded);
         try {
-          const reply = await this.send(worker, request, options);
-          this.finish(worker);
-          if (options.session !== undefined) this.bind(options.session, worker.id);
+          const reply = await this.attemptWithHedge(worker, request, options, excluded);
+          if (options.session !== undefined) this.bind(options.session, reply.worker);
           this.o.metrics.calls.inc({ pool, outcome: 'ok' });
           return reply;
         } catch (error) {
-          this.finish(worker);
           const e = toDspexError(error);
           if (!e.retryable || Date.now() >= options.deadline) throw e;
           lastError = e;
@@ -165,6 +220,112 @@ export class Dispatcher {
         w.fail(new DspexError(ErrorCode.Unavailable, `pool ${pool}: node is shutting down`));
       queue.length = 0;
     }
+    for (const w of this.workers.values()) w.breaker.stop();
+  }
+
+  /**
+   * One attempt on a reserved worker. With hedging on, a call still running after a few times the
+   * pool's median latency is also sent to another worker that has room; the first reply wins.
+   */
+  private attemptWithHedge(
+    primary: WorkerEntry,
+    request: WorkerPredictRequest,
+    options: CallOptions,
+    excluded: Set<string>,
+  ): Promise<PredictReply> {
+    const limits = this.o.limits(primary.pool);
+    const median = this.poolStats.get(primary.pool)?.quantile(0.5);
+    const hedgeAfter = median === undefined ? undefined : Math.max(HEDGE_MIN_MS, HEDGE_FACTOR * median);
+    const first = this.runAttempt(primary, request, options, false);
+    if (!limits.hedging || limits.strategy !== RoutingStrategy.Adaptive || hedgeAfter === undefined)
+      return first;
+    if (options.deadline - Date.now() < 2 * hedgeAfter) return first;
+    return new Promise<PredictReply>((resolve, reject) => {
+      let settled = false;
+      let pending = 1;
+      let lastError: unknown;
+      const onResult = (p: Promise<PredictReply>): void => {
+        p.then(
+          (reply) => {
+            if (!settled) {
+              settled = true;
+              clearTimeout(timer);
+              resolve(reply);
+            }
+          },
+          (error: unknown) => {
+            lastError = error;
+            if (--pending === 0 && !settled) {
+              settled = true;
+              clearTimeout(timer);
+              reject(lastError);
+            }
+          },
+        );
+      };
+      const timer = setTimeout(() => {
+        if (settled) return;
+        const second = this.tryReserve(primary.pool, new Set([...excluded, primary.id]));
+        if (second === undefined) return;
+        pending++;
+        this.o.metrics.hedges.inc({ pool: primary.pool });
+        onResult(this.runAttempt(second, request, options, true));
+      }, hedgeAfter);
+      onResult(first);
+    });
+  }
+
+  /** Sends to one worker and keeps its statistics, breaker and in-flight count. */
+  private async runAttempt(
+    w: WorkerEntry,
+    request: WorkerPredictRequest,
+    options: CallOptions,
+    hedge: boolean,
+  ): Promise<PredictReply> {
+    const started = performance.now();
+    try {
+      const reply = await this.send(w, request, options);
+      const latencyMs = performance.now() - started;
+      w.stats.recordSuccess(latencyMs, Date.now());
+      this.poolStatsOf(w.pool).recordSuccess(latencyMs, Date.now());
+      w.breaker.send({ type: 'success' });
+      this.report(w, request, latencyMs, true, hedge);
+      return reply;
+    } catch (error) {
+      const e = toDspexError(error);
+      if (healthError(e)) {
+        w.stats.recordFailure(Date.now());
+        w.breaker.send({ type: 'failure' });
+        this.report(w, request, performance.now() - started, false, hedge);
+      }
+      throw e;
+    } finally {
+      this.finish(w);
+    }
+  }
+
+  private report(
+    w: WorkerEntry,
+    request: WorkerPredictRequest,
+    latencyMs: number,
+    ok: boolean,
+    hedge: boolean,
+  ): void {
+    this.o.onAttempt?.({
+      pool: w.pool,
+      worker: w.id,
+      module: request.module,
+      signature: request.signature,
+      latencyMs,
+      ok,
+      hedge,
+    });
+  }
+
+  private poolStatsOf(pool: string): LatencyStats {
+    let stats = this.poolStats.get(pool);
+    if (stats === undefined) this.poolStats.set(pool, (stats = new LatencyStats()));
+    return stats;
   }
 
   private bind(session: string, worker: string): void {
@@ -177,11 +338,27 @@ export class Dispatcher {
     }
   }
 
+  private decide(pool: string, affinity: string | undefined, excluded: ReadonlySet<string>, ahead: number) {
+    let cursor = this.cursors.get(pool);
+    if (cursor === undefined) this.cursors.set(pool, (cursor = { value: 0 }));
+    return route(this.members(pool), {
+      strategy: this.o.limits(pool).strategy,
+      affinity,
+      excluded,
+      ahead,
+      cursor,
+      now: Date.now(),
+    });
+  }
+
   /** A worker with room for the call, reserved (its in-flight count already raised). */
   private acquire(pool: string, options: CallOptions, excluded: ReadonlySet<string>): Promise<WorkerEntry> {
     if (this.closed) return Promise.reject(new DspexError(ErrorCode.Unavailable, 'node is shutting down'));
     const affinity = options.session === undefined ? undefined : this.affinity.get(options.session);
-    const decision = route(this.members(pool), affinity, excluded);
+    // Calls already waiting go first: a newcomer does not overtake the queue.
+    const queued = this.queueLength(pool);
+    const decision =
+      queued > 0 ? { kind: 'wait' as const, for: undefined } : this.decide(pool, affinity, excluded, 0);
     switch (decision.kind) {
       case 'worker':
         return Promise.resolve(this.reserve(decision.id));
@@ -190,12 +367,23 @@ export class Dispatcher {
           new DspexError(ErrorCode.Unavailable, `pool ${pool} has no live worker`, { details: { pool } }),
         );
       case 'wait':
+        if (queued > 0 && this.decide(pool, affinity, excluded, queued).kind === 'none') {
+          return Promise.reject(
+            new DspexError(ErrorCode.Unavailable, `pool ${pool} has no live worker`, { details: { pool } }),
+          );
+        }
         return this.wait(pool, affinity, excluded, options.deadline);
       default: {
         const never: never = decision;
         throw new Error(`unknown decision ${String(never)}`);
       }
     }
+  }
+
+  /** A worker with room right now, reserved, or undefined (hedges never wait). */
+  private tryReserve(pool: string, excluded: ReadonlySet<string>): WorkerEntry | undefined {
+    const decision = this.decide(pool, undefined, excluded, 0);
+    return decision.kind === 'worker' ? this.reserve(decision.id) : undefined;
   }
 
   private wait(
@@ -249,6 +437,8 @@ export class Dispatcher {
       };
       queue.push(waiter);
       this.o.metrics.queued.set({ pool }, queue.length);
+      // Calls ahead may be waiting for one particular worker; this one may fit elsewhere now.
+      this.pump(pool);
     });
   }
 
@@ -256,24 +446,34 @@ export class Dispatcher {
   private pump(pool: string): void {
     const queue = this.queues.get(pool);
     if (queue === undefined || queue.length === 0) return;
+    let ahead = 0;
     for (const waiter of [...queue]) {
-      const decision = route(this.members(pool), waiter.affinity, waiter.excluded);
+      const decision = this.decide(pool, waiter.affinity, waiter.excluded, ahead);
       if (decision.kind === 'worker') waiter.wake(decision.id);
       else if (decision.kind === 'none') {
         waiter.fail(
           new DspexError(ErrorCode.Unavailable, `pool ${pool} has no live worker`, { details: { pool } }),
         );
-      }
+      } else ahead++;
     }
   }
 
-  private *members(pool: string): Iterable<WorkerEntry> {
-    for (const w of this.workers.values()) if (w.pool === pool) yield w;
+  private *members(pool: string): Iterable<RoutableWorker> {
+    for (const w of this.workers.values()) {
+      if (w.pool !== pool) continue;
+      const breaker = w.breaker.getSnapshot();
+      w.latencyMs = w.stats.ewmaMs;
+      w.errorRate = w.stats.errorEwma;
+      w.lastAt = w.stats.lastAt;
+      w.allowed = breakerAllows(breaker.value, breaker.context.probing);
+      yield w;
+    }
   }
 
   private reserve(id: string): WorkerEntry {
     const w = this.workers.get(id);
     if (w === undefined) throw new DspexError(ErrorCode.Internal, `routed to unknown worker ${id}`);
+    if (w.breaker.getSnapshot().value === 'halfOpen') w.breaker.send({ type: 'probe' });
     w.inflight++;
     return w;
   }
@@ -289,7 +489,7 @@ export class Dispatcher {
     this.pump(w.pool);
   }
 
-  /** One attempt on one worker; rejects at once if the worker dies meanwhile. */
+  /** One request to one worker; rejects at once if the worker dies meanwhile. */
   private send(w: WorkerEntry, request: WorkerPredictRequest, options: CallOptions): Promise<PredictReply> {
     const timeout = options.deadline - Date.now();
     if (timeout <= 0) return Promise.reject(new DspexError(ErrorCode.DeadlineExceeded, 'deadline passed'));

@@ -1,7 +1,19 @@
 /**
- * Pure routing decisions for a pool: which worker takes a call. Least loaded first, session
- * affinity when the session's worker is alive, and never a worker that already failed this call.
+ * Pure routing decisions for a pool: which worker takes a call. Three strategies:
+ * - `least_loaded`: the live worker with the lowest in-flight / concurrency;
+ * - `round_robin`: the next live worker in turn that has room (the plain baseline);
+ * - `adaptive`: the worker with the lowest expected completion time from its observed latency,
+ *   load and error rate, skipping workers whose circuit breaker is open; when only slow workers
+ *   have room, waiting for a fast one is chosen if it is expected to finish sooner.
+ * Session affinity and per-call exclusions apply to all three.
  */
+
+export const RoutingStrategy = {
+  LeastLoaded: 'least_loaded',
+  RoundRobin: 'round_robin',
+  Adaptive: 'adaptive',
+} as const;
+export type RoutingStrategy = (typeof RoutingStrategy)[keyof typeof RoutingStrategy];
 
 /** What routing needs to know about one worker. */
 export interface RoutableWorker {
@@ -14,6 +26,14 @@ export interface RoutableWorker {
   concurrency: number;
   /** Calls this node has sent it, for tie-breaking towards the less used. */
   calls: number;
+  /** Observed latency (EWMA, ms); undefined before the first call. */
+  latencyMs?: number | undefined;
+  /** Observed failure rate (EWMA, 0..1). */
+  errorRate?: number;
+  /** False while the worker's circuit breaker keeps calls away. */
+  allowed?: boolean;
+  /** Time of the last finished call, ms. */
+  lastAt?: number;
 }
 
 export type RouteDecision =
@@ -24,32 +44,108 @@ export type RouteDecision =
   /** No worker could ever take it: the pool has none alive or starting. */
   | { kind: 'none' };
 
-export const isLive = (w: RoutableWorker): boolean => w.state === 'ready' || w.state === 'busy';
-const hasRoom = (w: RoutableWorker): boolean => isLive(w) && w.inflight < w.concurrency;
+export interface RouteOptions {
+  strategy: RoutingStrategy;
+  /** The worker the call's session is bound to, if any. */
+  affinity: string | undefined;
+  /** Workers that already failed this call. */
+  excluded: ReadonlySet<string>;
+  /** Calls queued ahead of this one (adaptive: the cost of waiting). */
+  ahead: number;
+  /** Round-robin position, advanced on every pick. */
+  cursor: { value: number };
+  now: number;
+}
 
-/**
- * Chooses a worker. `affinity` is the worker the call's session is bound to, if any; `excluded`
- * holds workers that already failed this call.
- */
-export function route(
-  workers: Iterable<RoutableWorker>,
-  affinity: string | undefined,
-  excluded: ReadonlySet<string>,
-): RouteDecision {
-  let best: RoutableWorker | undefined;
+/** A worker slower than this many times the fastest is avoided when waiting is cheaper. */
+const SLOW_FACTOR = 3;
+/** A worker left alone this long is given one call to re-measure it. */
+const EXPLORE_AFTER_MS = 3000;
+
+export const isLive = (w: RoutableWorker): boolean => w.state === 'ready' || w.state === 'busy';
+const isAllowed = (w: RoutableWorker): boolean => isLive(w) && w.allowed !== false;
+const hasRoom = (w: RoutableWorker): boolean => isAllowed(w) && w.inflight < w.concurrency;
+const load = (w: RoutableWorker): number => w.inflight / w.concurrency;
+
+/** Chooses a worker for a call. */
+export function route(workers: Iterable<RoutableWorker>, o: RouteOptions): RouteDecision {
+  const all: RoutableWorker[] = [];
   let anyCandidate = false;
   for (const w of workers) {
-    if (excluded.has(w.id)) continue;
-    if (w.id === affinity && isLive(w)) {
+    if (o.excluded.has(w.id)) continue;
+    if (w.id === o.affinity && isAllowed(w)) {
       return hasRoom(w) ? { kind: 'worker', id: w.id } : { kind: 'wait', for: w.id };
     }
     if (isLive(w) || w.state === 'starting') anyCandidate = true;
+    all.push(w);
+  }
+  const chosen = pick(all, o);
+  if (chosen !== undefined) return chosen;
+  return anyCandidate ? { kind: 'wait', for: undefined } : { kind: 'none' };
+}
+
+function pick(workers: RoutableWorker[], o: RouteOptions): RouteDecision | undefined {
+  switch (o.strategy) {
+    case RoutingStrategy.LeastLoaded:
+      return leastLoaded(workers);
+    case RoutingStrategy.RoundRobin:
+      return roundRobin(workers, o.cursor);
+    case RoutingStrategy.Adaptive:
+      return adaptive(workers, o);
+    default: {
+      const never: never = o.strategy;
+      throw new Error(`unknown routing strategy ${String(never)}`);
+    }
+  }
+}
+
+function leastLoaded(workers: RoutableWorker[]): RouteDecision | undefined {
+  let best: RoutableWorker | undefined;
+  for (const w of workers) {
     if (!hasRoom(w)) continue;
     if (best === undefined || load(w) < load(best) || (load(w) === load(best) && w.calls < best.calls))
       best = w;
   }
-  if (best !== undefined) return { kind: 'worker', id: best.id };
-  return anyCandidate ? { kind: 'wait', for: undefined } : { kind: 'none' };
+  return best === undefined ? undefined : { kind: 'worker', id: best.id };
 }
 
-const load = (w: RoutableWorker): number => w.inflight / w.concurrency;
+function roundRobin(workers: RoutableWorker[], cursor: { value: number }): RouteDecision | undefined {
+  const ordered = [...workers].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  for (let i = 0; i < ordered.length; i++) {
+    const w = ordered[(cursor.value + i) % ordered.length]!;
+    if (hasRoom(w)) {
+      cursor.value = (cursor.value + i + 1) % ordered.length;
+      return { kind: 'worker', id: w.id };
+    }
+  }
+  return undefined;
+}
+
+function adaptive(workers: RoutableWorker[], o: RouteOptions): RouteDecision | undefined {
+  const allowed = workers.filter(isAllowed);
+  const known = allowed.map((w) => w.latencyMs).filter((l): l is number => l !== undefined);
+  const fastest = known.length === 0 ? undefined : Math.min(...known);
+  const cost = (w: RoutableWorker): number => {
+    // Unmeasured workers are assumed as fast as the fastest, so they get traffic and a measurement.
+    const latency = w.latencyMs ?? fastest ?? 1;
+    return (latency * (1 + load(w))) / Math.max(0.05, 1 - (w.errorRate ?? 0));
+  };
+  let best: RoutableWorker | undefined;
+  for (const w of allowed) {
+    if (!hasRoom(w)) continue;
+    const stale = fastest !== undefined && w.latencyMs !== undefined && w.latencyMs > SLOW_FACTOR * fastest;
+    if (stale && w.inflight === 0 && o.now - (w.lastAt ?? 0) > EXPLORE_AFTER_MS)
+      return { kind: 'worker', id: w.id };
+    if (best === undefined || cost(w) < cost(best) || (cost(w) === cost(best) && w.calls < best.calls))
+      best = w;
+  }
+  if (best === undefined || fastest === undefined) return best && { kind: 'worker', id: best.id };
+  // Only slow workers have room: waiting for a fast one may finish sooner.
+  const fast = allowed.filter((w) => w.latencyMs !== undefined && w.latencyMs <= 1.5 * fastest);
+  if (fast.length > 0 && (best.latencyMs ?? fastest) > SLOW_FACTOR * fastest) {
+    const fastSlots = fast.reduce((n, w) => n + w.concurrency, 0);
+    const expectedIfWaiting = fastest * (1 + (o.ahead + 1) / fastSlots);
+    if (expectedIfWaiting < cost(best)) return undefined;
+  }
+  return { kind: 'worker', id: best.id };
+}

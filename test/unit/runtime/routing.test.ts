@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { route, type RoutableWorker } from '../../../src/runtime/routing.js';
+import {
+  route,
+  type RoutableWorker,
+  type RouteOptions,
+  type RoutingStrategy,
+} from '../../../src/runtime/routing.js';
 
 const w = (id: string, over: Partial<RoutableWorker> = {}): RoutableWorker => ({
   id,
@@ -9,63 +14,133 @@ const w = (id: string, over: Partial<RoutableWorker> = {}): RoutableWorker => ({
   calls: 0,
   ...over,
 });
-const none = new Set<string>();
+const opts = (
+  over: Partial<RouteOptions> = {},
+  strategy: RoutingStrategy = 'least_loaded',
+): RouteOptions => ({
+  strategy,
+  affinity: undefined,
+  excluded: new Set(),
+  ahead: 0,
+  cursor: { value: 0 },
+  now: 100_000,
+  ...over,
+});
 
 describe('routing', () => {
-  it('picks the least loaded live worker', () => {
-    expect(
-      route([w('a', { inflight: 2 }), w('b', { inflight: 1 }), w('c', { inflight: 3 })], undefined, none),
-    ).toEqual({
-      kind: 'worker',
-      id: 'b',
+  describe.each(['least_loaded', 'round_robin', 'adaptive'] as const)('common rules (%s)', (strategy) => {
+    it('keeps a session on its worker, and waits for it when it is full', () => {
+      expect(route([w('a'), w('b', { inflight: 4 })], opts({ affinity: 'b' }, strategy))).toEqual({
+        kind: 'wait',
+        for: 'b',
+      });
+      expect(
+        route([w('a', { inflight: 3 }), w('b', { inflight: 1 })], opts({ affinity: 'a' }, strategy)),
+      ).toEqual({
+        kind: 'worker',
+        id: 'a',
+      });
+    });
+
+    it('moves a session whose worker is gone to another live worker', () => {
+      expect(route([w('a', { state: 'crashed' }), w('b')], opts({ affinity: 'a' }, strategy))).toEqual({
+        kind: 'worker',
+        id: 'b',
+      });
+    });
+
+    it('never routes to draining, starting, excluded or breaker-blocked workers', () => {
+      const workers = [
+        w('a', { state: 'draining' }),
+        w('b', { state: 'starting' }),
+        w('c'),
+        w('d', { allowed: false }),
+      ];
+      expect(route(workers, opts({ excluded: new Set(['c']) }, strategy))).toEqual({
+        kind: 'wait',
+        for: undefined,
+      });
+    });
+
+    it('says none when no worker is alive or starting', () => {
+      expect(
+        route([w('a', { state: 'crashed' }), w('b', { state: 'draining' })], opts({}, strategy)),
+      ).toEqual({ kind: 'none' });
+      expect(route([], opts({}, strategy))).toEqual({ kind: 'none' });
+    });
+
+    it('waits when every live worker is at its limit', () => {
+      expect(route([w('a', { inflight: 4 }), w('b', { inflight: 4 })], opts({}, strategy))).toEqual({
+        kind: 'wait',
+        for: undefined,
+      });
     });
   });
 
-  it('breaks load ties towards the worker with fewer calls', () => {
-    expect(route([w('a', { calls: 9 }), w('b', { calls: 2 })], undefined, none)).toEqual({
-      kind: 'worker',
-      id: 'b',
+  describe('least loaded', () => {
+    it('picks the least loaded live worker relative to its concurrency, ties to fewer calls', () => {
+      expect(
+        route([w('a', { inflight: 2 }), w('b', { inflight: 1 }), w('c', { inflight: 3 })], opts()),
+      ).toEqual({ kind: 'worker', id: 'b' });
+      expect(route([w('a', { calls: 9 }), w('b', { calls: 2 })], opts())).toEqual({
+        kind: 'worker',
+        id: 'b',
+      });
+      expect(
+        route([w('a', { inflight: 2, concurrency: 2 }), w('b', { inflight: 3, concurrency: 8 })], opts()),
+      ).toEqual({
+        kind: 'worker',
+        id: 'b',
+      });
     });
   });
 
-  it('compares load relative to each worker’s concurrency', () => {
-    const decision = route(
-      [w('a', { inflight: 2, concurrency: 2 }), w('b', { inflight: 3, concurrency: 8 })],
-      undefined,
-      none,
-    );
-    expect(decision).toEqual({ kind: 'worker', id: 'b' });
-  });
-
-  it('keeps a session on its worker, and waits for it when it is full', () => {
-    const workers = [w('a'), w('b', { inflight: 4 })];
-    expect(route(workers, 'b', none)).toEqual({ kind: 'wait', for: 'b' });
-    expect(route([w('a', { inflight: 3 }), w('b', { inflight: 1 })], 'a', none)).toEqual({
-      kind: 'worker',
-      id: 'a',
+  describe('round robin', () => {
+    it('takes workers in turn and skips a full one', () => {
+      const cursor = { value: 0 };
+      const workers = [w('a'), w('b', { inflight: 4 }), w('c')];
+      const picks = Array.from({ length: 4 }, () => route(workers, opts({ cursor }, 'round_robin')));
+      expect(picks.map((p) => (p.kind === 'worker' ? p.id : p.kind))).toEqual(['a', 'c', 'a', 'c']);
     });
   });
 
-  it('moves a session whose worker is gone to another live worker', () => {
-    expect(route([w('a', { state: 'crashed' }), w('b')], 'a', none)).toEqual({ kind: 'worker', id: 'b' });
-  });
-
-  it('never routes to draining, starting or excluded workers', () => {
-    const workers = [w('a', { state: 'draining' }), w('b', { state: 'starting' }), w('c')];
-    expect(route(workers, undefined, new Set(['c']))).toEqual({ kind: 'wait', for: undefined });
-  });
-
-  it('says none when no worker is alive or starting', () => {
-    expect(route([w('a', { state: 'crashed' }), w('b', { state: 'draining' })], undefined, none)).toEqual({
-      kind: 'none',
+  describe('adaptive', () => {
+    it('prefers the worker with the lowest expected latency', () => {
+      const workers = [
+        w('slow', { latencyMs: 200, lastAt: 99_999 }),
+        w('fast', { latencyMs: 10, inflight: 2 }),
+      ];
+      expect(route(workers, opts({}, 'adaptive'))).toEqual({ kind: 'worker', id: 'fast' });
     });
-    expect(route([], undefined, none)).toEqual({ kind: 'none' });
-  });
 
-  it('waits when every live worker is at its limit', () => {
-    expect(route([w('a', { inflight: 4 }), w('b', { inflight: 4 })], undefined, none)).toEqual({
-      kind: 'wait',
-      for: undefined,
+    it('waits for a fast worker rather than use a much slower one that is free', () => {
+      const workers = [
+        w('slow', { latencyMs: 400, lastAt: 99_999 }),
+        w('fast', { latencyMs: 10, inflight: 4 }),
+      ];
+      expect(route(workers, opts({}, 'adaptive'))).toEqual({ kind: 'wait', for: undefined });
+    });
+
+    it('uses the slow worker when the queue for fast ones is long enough', () => {
+      const workers = [
+        w('slow', { latencyMs: 40, lastAt: 99_999 }),
+        w('fast', { latencyMs: 10, inflight: 4 }),
+      ];
+      expect(route(workers, opts({ ahead: 40 }, 'adaptive'))).toEqual({ kind: 'worker', id: 'slow' });
+    });
+
+    it('steers away from a worker that fails often', () => {
+      const workers = [w('flaky', { latencyMs: 10, errorRate: 0.6 }), w('steady', { latencyMs: 14 })];
+      expect(route(workers, opts({}, 'adaptive'))).toEqual({ kind: 'worker', id: 'steady' });
+    });
+
+    it('gives an unmeasured worker traffic, and re-measures a slow one left idle', () => {
+      expect(route([w('old', { latencyMs: 10, inflight: 1 }), w('new')], opts({}, 'adaptive'))).toEqual({
+        kind: 'worker',
+        id: 'new',
+      });
+      const idleSlow = [w('fast', { latencyMs: 10 }), w('slow', { latencyMs: 300, lastAt: 90_000 })];
+      expect(route(idleSlow, opts({}, 'adaptive'))).toEqual({ kind: 'worker', id: 'slow' });
     });
   });
 });
