@@ -36,7 +36,11 @@ export interface WorkerExitInfo {
  * process that ended, whatever the cause.
  */
 export interface WorkerLauncher {
-  spawn(id: string): Promise<number>;
+  /**
+   * Starts a worker process; `onExit` is called once when this very process ends (a restart under
+   * the same id is a new process with its own callback).
+   */
+  spawn(id: string, onExit: (info: WorkerExitInfo) => void): Promise<number>;
   signal(id: string, signal: 'SIGTERM' | 'SIGKILL'): void;
   onExit(listener: (info: WorkerExitInfo) => void): () => void;
   /** Stops every process of this launcher (SIGTERM, then SIGKILL after `graceMs`). */
@@ -116,8 +120,9 @@ export class ZygoteLauncher implements WorkerLauncher {
   private ready: Promise<void> | undefined;
   private readonly pending = new Map<
     string,
-    { resolve: (pid: number) => void; reject: (e: Error) => void }
+    { resolve: (pid: number) => void; reject: (e: Error) => void; onExit: (info: WorkerExitInfo) => void }
   >();
+  private readonly exitHandlers = new Map<number, (info: WorkerExitInfo) => void>();
   private readonly live = new Map<string, number>();
   private closing = false;
 
@@ -145,7 +150,7 @@ export class ZygoteLauncher implements WorkerLauncher {
           new DspexError(ErrorCode.Unavailable, `cannot start ${bin}: ${error.message}`, { cause: error }),
         ),
       );
-      createInterface({ input: child.stdout! }).on('line', (line) => {
+      createInterface({ input: child.stdout }).on('line', (line) => {
         let event: ZygoteEvent;
         try {
           event = JSON.parse(line) as ZygoteEvent;
@@ -180,21 +185,22 @@ export class ZygoteLauncher implements WorkerLauncher {
         return;
       case 'spawned': {
         if (event.id === undefined || event.pid === undefined) return;
-        this.live.set(event.id, event.pid);
-        this.pending.get(event.id)?.resolve(event.pid);
+        const pending = this.pending.get(event.id);
         this.pending.delete(event.id);
+        this.live.set(event.id, event.pid);
+        if (pending !== undefined) this.exitHandlers.set(event.pid, pending.onExit);
+        pending?.resolve(event.pid);
         return;
       }
       case 'exited': {
         if (event.id === undefined) return;
-        this.live.delete(event.id);
-        const info: WorkerExitInfo = {
+        if (this.live.get(event.id) === event.pid) this.live.delete(event.id);
+        this.exited({
           id: event.id,
           pid: event.pid ?? -1,
           code: event.code ?? null,
           signal: signalName(event.signal ?? null),
-        };
-        this.events.emit('exit', info);
+        });
         return;
       }
       case 'error': {
@@ -211,12 +217,37 @@ export class ZygoteLauncher implements WorkerLauncher {
     }
   }
 
-  async spawn(id: string): Promise<number> {
+  private exited(info: WorkerExitInfo): void {
+    const handler = this.exitHandlers.get(info.pid);
+    this.exitHandlers.delete(info.pid);
+    handler?.(info);
+    this.events.emit('exit', info);
+  }
+
+  async spawn(id: string, onExit: (info: WorkerExitInfo) => void): Promise<number> {
     if (this.closing) throw new DspexError(ErrorCode.Unavailable, 'launcher is closing');
     await this.start();
+    // A restart reuses the id of a process that was just killed: wait for the zygote to reap it,
+    // or it refuses the spawn as a duplicate.
+    if (this.live.has(id)) await this.exitOf(id, 5000);
     return new Promise<number>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
+      this.pending.set(id, { resolve, reject, onExit });
       this.child?.stdin?.write(JSON.stringify({ op: 'spawn', id }) + '\n');
+    });
+  }
+
+  private exitOf(id: string, timeoutMs: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, timeoutMs);
+      const listener = (info: WorkerExitInfo): void => {
+        if (info.id === id) done();
+      };
+      function done(): void {
+        clearTimeout(timer);
+        off();
+        resolve();
+      }
+      const off = this.onExit(listener);
     });
   }
 
@@ -267,7 +298,7 @@ export class DirectLauncher implements WorkerLauncher {
 
   constructor(private readonly options: WorkerLaunchOptions) {}
 
-  spawn(id: string): Promise<number> {
+  spawn(id: string, onExit: (info: WorkerExitInfo) => void): Promise<number> {
     const [bin, ...pre] = this.options.command;
     if (bin === undefined) throw new DspexError(ErrorCode.Internal, 'empty worker command');
     const child = spawn(bin, [...pre, '--watch-stdin', '--id', id, ...workerArgs(this.options)], {
@@ -277,8 +308,10 @@ export class DirectLauncher implements WorkerLauncher {
     this.children.set(id, child);
     pipeLog(child.stderr, this.options.logger.child({ pool: this.options.pool, worker: id }));
     child.once('exit', (code, signal) => {
-      this.children.delete(id);
-      this.events.emit('exit', { id, pid: child.pid ?? -1, code, signal });
+      if (this.children.get(id) === child) this.children.delete(id);
+      const info = { id, pid: child.pid ?? -1, code, signal };
+      onExit(info);
+      this.events.emit('exit', info);
     });
     return new Promise((resolve, reject) => {
       child.once('spawn', () => resolve(child.pid ?? -1));

@@ -1,6 +1,6 @@
 import { fromCallback } from 'xstate';
 import type { WorkerInput, WorkerProcessCommand } from '../actors/worker-machine.js';
-import type { WorkerLauncher } from './worker-launcher.js';
+import type { WorkerExitInfo, WorkerLauncher } from './worker-launcher.js';
 
 /**
  * The `process` actor of a worker machine: starts the worker's Python process through its pool's
@@ -13,12 +13,13 @@ export function workerProcessLogic(launcherFor: (pool: string) => WorkerLauncher
     const launcher = input.managed ? launcherFor(input.pool) : undefined;
     if (launcher === undefined) return undefined;
     let exited = false;
-    const off = launcher.onExit((info) => {
-      if (info.id !== input.id || exited) return;
+    let stopped = false;
+    const onExit = (info: WorkerExitInfo): void => {
+      if (exited || stopped) return;
       exited = true;
       sendBack({ type: 'process.exited', code: info.code, signal: info.signal });
-    });
-    launcher.spawn(input.id).then(
+    };
+    launcher.spawn(input.id, onExit).then(
       (pid) => sendBack({ type: 'process.spawned', pid }),
       (error: unknown) => {
         if (exited) return;
@@ -30,7 +31,7 @@ export function workerProcessLogic(launcherFor: (pool: string) => WorkerLauncher
       if (command.type === 'process.terminate') launcher.signal(input.id, 'SIGTERM');
     });
     return () => {
-      off();
+      stopped = true;
       if (!exited) launcher.signal(input.id, 'SIGKILL');
     };
   });

@@ -100,5 +100,8 @@ describe('pool routing, backpressure and health', () => {
     }
     const reply = await ask(rt, 'general', 'after the freeze');
     expect(reply.outputs.answer).toBe('answer for after the freeze');
+    // One crash, one restart: the replacement waited for the frozen process to be reaped.
+    const exits = await rt.metrics.registry.getSingleMetricAsString('dspex_worker_exits_total');
+    expect(exits).toContain('dspex_worker_exits_total{pool="general",outcome="crashed"} 1');
   });
 });
