@@ -2,11 +2,13 @@
 
 ``DSPEX_LM=dummy`` (the default) answers every call with a fresh ``DummyLM`` whose single answer is
 derived from the signature's output types and the inputs, so real DSPy (module, adapter formatting and
-parsing) runs and the same inputs give the same outputs in every worker.
+parsing) runs and the same inputs give the same outputs in every worker. A call may instead script the
+dummy's answers with ``config.dummy_script`` (a list of answer maps, used in order); real LMs ignore it.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import types
@@ -75,18 +77,45 @@ def _seed(inputs: Mapping[str, Any]) -> str:
     return "nothing"
 
 
+def _extra_signatures(module: dspy.Module) -> list[type[dspy.Signature]]:
+    """Signatures a module calls without holding a predictor for them (Refine's feedback step)."""
+    if isinstance(module, dspy.Refine):
+        from dspy.predict.refine import OfferFeedback
+
+        return [OfferFeedback]
+    return []
+
+
 def dummy_answer(module: dspy.Module, inputs: Mapping[str, Any]) -> dict[str, Any]:
-    """Every output field of every predictor in ``module`` (``reasoning`` too for ChainOfThought)."""
+    """Every output field of every predictor in ``module`` (``reasoning`` too for ChainOfThought).
+
+    ReAct's ``next_tool_name`` is ``finish``: an unscripted dummy agent ends at once instead of calling
+    a tool with made-up arguments (script the calls with ``config.dummy_script`` to exercise tools).
+    """
     seed = _seed(inputs)
     answer: dict[str, Any] = {}
-    for predictor in module.predictors():
-        for name, info in predictor.signature.output_fields.items():
+    signatures = [p.signature for p in module.predictors()] + _extra_signatures(module)
+    for sig in signatures:
+        for name, info in sig.output_fields.items():
+            if name == "next_tool_name" and isinstance(module, dspy.ReAct):
+                answer.setdefault(name, "finish")
             answer.setdefault(name, dummy_value(name, info.annotation, seed))
     return answer
 
 
-def dummy_lm(module: dspy.Module, inputs: Mapping[str, Any]) -> DummyLM:
-    return DummyLM([dummy_answer(module, inputs)])
+def dummy_lm(module: dspy.Module, inputs: Mapping[str, Any],
+             script: list[dict[str, Any]] | None = None) -> DummyLM:
+    """A fresh DummyLM for one call.
+
+    With ``script`` (the call's ``config.dummy_script``) its answers are used in order, one per LM
+    request, as DSPy's DummyLM list mode does. Without, every LM request of the call gets the same
+    derived answer, so modules that call the LM several times (ReAct, BestOfN, …) work too.
+    """
+    if script is not None:
+        return DummyLM([dict(a) for a in script])
+    lm = DummyLM([])
+    lm.answers = itertools.repeat(dummy_answer(module, inputs))
+    return lm
 
 
 class LmChooser:
@@ -99,10 +128,11 @@ class LmChooser:
         self._extra: OrderedDict[str, dspy.LM] = OrderedDict()
         self._max_extra = max_extra
 
-    def for_call(self, module: dspy.Module, inputs: Mapping[str, Any], lm_name: str | None) -> Any:
+    def for_call(self, module: dspy.Module, inputs: Mapping[str, Any], lm_name: str | None,
+                 script: list[dict[str, Any]] | None = None) -> Any:
         if self.is_dummy:
             # A dummy worker is a test worker: a per-call model name is ignored, never dialled.
-            return dummy_lm(module, inputs)
+            return dummy_lm(module, inputs, script)
         if not lm_name or lm_name == self.name:
             return self.default
         lm = self._extra.get(lm_name)

@@ -1,4 +1,5 @@
-"""DSPy modules a worker can run, built once per (module, signature, instructions) and kept in an LRU.
+"""DSPy modules a worker can run, built once per :class:`ModuleSpec` (module, signature, instructions,
+options, tools, state hash) and kept in an LRU.
 
 Also checks a call's ``inputs`` against the signature DSPy parsed, so that a bad input is a 422 with
 the field named instead of a confusing LM or adapter failure later.
@@ -6,6 +7,8 @@ the field named instead of a confusing LM or adapter failure later.
 
 from __future__ import annotations
 
+import functools
+import json
 import types
 import typing
 from collections import OrderedDict
@@ -16,12 +19,15 @@ from typing import Any
 import dspy
 
 from .errors import BadRequest, NotFound, ValidationFailed, field_error
-from .protocol import type_name
+from .module_options import ModuleSpec, parse_spec
+from .protocol import PredictCall, type_name
+from .rewards import reward_function
+from .state import apply_state, state_hash
+from .tools import ToolBridge
 
-REGISTRY: dict[str, type[dspy.Module]] = {
-    "Predict": dspy.Predict,
-    "ChainOfThought": dspy.ChainOfThought,
-}
+MODULES = ("Predict", "ChainOfThought", "ReAct", "MultiChainComparison", "BestOfN", "Refine")
+# DSPy modules with a native ``acall``; the others run in a worker thread (see runner.Runner).
+ASYNC_MODULES = ("Predict", "ChainOfThought", "ReAct")
 
 
 @dataclass(frozen=True)
@@ -30,33 +36,85 @@ class Built:
 
     module: dspy.Module
     signature: type[dspy.Signature]
+    spec: ModuleSpec | None = None
+
+    @property
+    def is_async(self) -> bool:
+        return self.spec is None or self.spec.module in ASYNC_MODULES
+
+
+class MultiChain(dspy.Module):  # type: ignore[misc]  # dspy is untyped
+    """``MultiChainComparison`` when the caller sends no completions: ChainOfThought runs M times first.
+
+    Each attempt is a separate rollout (``rollout_id`` i, temperature 1.0, as DSPy's BestOfN does), so a
+    real LM gives M different chains. The state is the comparison's (``{"predict": …}``, as DSPy's own
+    ``MultiChainComparison`` dumps it), so a state saved either way fits.
+    """
+
+    def __init__(self, sig: type[dspy.Signature], m: int) -> None:
+        super().__init__()
+        self.attempt = dspy.ChainOfThought(sig)
+        self.compare = dspy.MultiChainComparison(sig, M=m)
+        self.m = m
+
+    def forward(self, **kwargs: Any) -> Any:
+        demos = kwargs.pop("demos", None)
+        config = dict(kwargs.pop("config", None) or {})
+        completions = [
+            self.attempt(**kwargs, config={**config, "rollout_id": i, "temperature": 1.0}) for i in range(self.m)
+        ]
+        extra: dict[str, Any] = {}
+        if demos:
+            extra["demos"] = demos
+        if config:
+            extra["config"] = config
+        return self.compare(completions=completions, **kwargs, **extra)
+
+    def state_target(self) -> dspy.Module:
+        return self.compare
 
 
 class ModuleCache:
-    """Bounded LRU of built modules; parsing a signature and building a module happen once per key."""
+    """Bounded LRU of built modules; parsing a signature and building a module happen once per spec."""
 
-    def __init__(self, max_entries: int = 256) -> None:
+    def __init__(self, max_entries: int = 256, bridge: ToolBridge | None = None) -> None:
         self._max = max_entries
-        self._items: OrderedDict[tuple[str, str, str | None], Built] = OrderedDict()
+        self._items: OrderedDict[ModuleSpec, Built] = OrderedDict()
+        self.bridge = bridge or ToolBridge()
 
     def __len__(self) -> int:
         return len(self._items)
 
     def get(self, module: str, signature: str, instructions: str | None) -> Built:
-        key = (module, signature, instructions)
-        hit = self._items.get(key)
+        """A module with default options and no state (Predict, ChainOfThought, ReAct without tools, …)."""
+        known(module)
+        call = PredictCall(module=module, signature=signature, inputs={}, instructions=instructions)
+        if module in ("BestOfN", "Refine"):
+            raise BadRequest(f"{module} needs options (N, threshold, reward)", details={"field": "options"})
+        return self.for_call(call)
+
+    def for_call(self, call: PredictCall) -> Built:
+        """The module for one checked call: built, options checked and state loaded once per distinct spec."""
+        known(call.module)
+        sig = parse_signature(call.signature, call.instructions)
+        digest = state_hash(call.state)
+        spec = parse_spec(call, sig, digest)
+        hit = self._items.get(spec)
         if hit is not None:
-            self._items.move_to_end(key)
+            self._items.move_to_end(spec)
             return hit
-        built = build(module, signature, instructions)
-        self._items[key] = built
+        built = build(spec, sig, self.bridge)
+        if call.state is not None:
+            target = built.module.state_target() if isinstance(built.module, MultiChain) else built.module
+            apply_state(target, call.state)
+        self._items[spec] = built
         if len(self._items) > self._max:
             self._items.popitem(last=False)
         return built
 
 
-def parse_signature(signature: str, instructions: str | None) -> type[dspy.Signature]:
-    """Parse with DSPy's own parser (an AST walk, nothing is evaluated)."""
+@functools.lru_cache(maxsize=512)
+def _parse(signature: str, instructions: str | None) -> type[dspy.Signature]:
     try:
         sig = dspy.Signature(signature, instructions)
     except (SyntaxError, ValueError, TypeError, NameError, AttributeError) as exc:
@@ -66,14 +124,42 @@ def parse_signature(signature: str, instructions: str | None) -> type[dspy.Signa
     return typing.cast(type[dspy.Signature], sig)
 
 
-def build(module: str, signature: str, instructions: str | None) -> Built:
-    cls = REGISTRY.get(module)
-    if cls is None:
-        raise NotFound(
-            f"unknown module {module!r} (known: {', '.join(REGISTRY)})", details={"field": "module"}
-        )
-    sig = parse_signature(signature, instructions)
-    return Built(module=cls(sig), signature=sig)
+def parse_signature(signature: str, instructions: str | None) -> type[dspy.Signature]:
+    """Parse with DSPy's own parser (an AST walk, nothing is evaluated); memoised per string."""
+    return _parse(signature, instructions)
+
+
+def known(module: str) -> None:
+    if module not in MODULES:
+        raise NotFound(f"unknown module {module!r} (known: {', '.join(MODULES)})", details={"field": "module"})
+
+
+def build(spec: ModuleSpec, sig: type[dspy.Signature], bridge: ToolBridge) -> Built:
+    """A DSPy module for ``spec``; only the registered modules, built from checked options."""
+    module: dspy.Module
+    match spec.module:
+        case "Predict":
+            module = dspy.Predict(sig)
+        case "ChainOfThought":
+            module = dspy.ChainOfThought(sig)
+        case "ReAct":
+            tools = [
+                bridge.dspy_tool({"name": name, "description": desc, "parameters": json.loads(params)})
+                for name, desc, params in spec.tools
+            ]
+            module = dspy.ReAct(sig, tools=tools, max_iters=spec.max_iters or 20)
+        case "MultiChainComparison":
+            m = spec.M or 3
+            module = dspy.MultiChainComparison(sig, M=m) if spec.with_completions else MultiChain(sig, m)
+        case "BestOfN" | "Refine":
+            assert spec.reward is not None and spec.N is not None and spec.threshold is not None
+            inner = dspy.ChainOfThought(sig) if spec.base == "ChainOfThought" else dspy.Predict(sig)
+            cls = dspy.BestOfN if spec.module == "BestOfN" else dspy.Refine
+            module = cls(module=inner, N=spec.N, reward_fn=reward_function(spec.reward, bridge),
+                         threshold=spec.threshold, fail_count=spec.fail_count)
+        case _:
+            raise NotFound(f"unknown module {spec.module!r}", details={"field": "module"})
+    return Built(module=module, signature=sig, spec=spec)
 
 
 # --- input checks -----------------------------------------------------------------------------

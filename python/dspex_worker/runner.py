@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import random
+import time
 from collections.abc import Mapping
 from typing import Any
 
 import dspy
 
 from .codec import to_plain
-from .errors import DeadlineExceeded
+from .errors import DeadlineExceeded, LmError
 from .lm import LmChooser
 from .modules import Built, ModuleCache, check_inputs
 from .protocol import PredictCall
+from .tools import CallScope, current_scope
 
 MODULE_CONFIG_KEYS = ("temperature", "max_tokens", "n", "cache")
 
@@ -27,6 +31,8 @@ class Prepared:
         self.demos = [dspy.Example(**d) for d in call.demos]
         self.config = {k: v for k, v in call.config.items() if k in MODULE_CONFIG_KEYS}
         self.lm_name: str | None = call.config.get("lm")
+        self.script: list[dict[str, Any]] | None = call.config.get("dummy_script")
+        self.completions = call.completions
 
     def call_kwargs(self) -> dict[str, Any]:
         extra: dict[str, Any] = {}
@@ -34,45 +40,75 @@ class Prepared:
             extra["demos"] = self.demos
         if self.config:
             extra["config"] = self.config
+        if self.completions is not None:
+            extra["completions"] = self.completions
         return {**self.kwargs, **extra}
 
 
 class Runner:
-    def __init__(self, chooser: LmChooser, cache: ModuleCache | None = None, dummy_delay_ms: int = 0) -> None:
+    def __init__(
+        self,
+        chooser: LmChooser,
+        cache: ModuleCache | None = None,
+        dummy_delay_ms: int = 0,
+        dummy_fail_rate: float = 0.0,
+    ) -> None:
         self.chooser = chooser
         self.cache = cache or ModuleCache()
         self.dummy_delay_s = dummy_delay_ms / 1000 if chooser.is_dummy else 0.0
+        # Fault injection for tests and the adaptation bench: a dummy worker that fails this share
+        # of its calls with a retryable LM error, after the usual delay.
+        self.dummy_fail_rate = dummy_fail_rate if chooser.is_dummy else 0.0
+
+    def attach(self, nc: Any, prefix: str) -> None:
+        """Give tool and reward callbacks the worker's NATS connection (called once connected)."""
+        self.cache.bridge.attach(nc, prefix)
 
     def prepare(self, call: PredictCall) -> Prepared:
-        """Build (or reuse) the module and check inputs; raises 400/404/422 errors."""
-        built = self.cache.get(call.module, call.signature, call.instructions)
+        """Build (or reuse) the module and check options and inputs; raises 400/404/422 errors."""
+        built = self.cache.for_call(call)
         return Prepared(built, check_inputs(built.signature, call.inputs), call)
 
     def _lm(self, p: Prepared) -> Any:
-        return self.chooser.for_call(p.built.module, p.kwargs, p.lm_name)
+        return self.chooser.for_call(p.built.module, p.kwargs, p.lm_name, p.script)
 
     def run_sync(self, p: Prepared) -> dict[str, Any]:
         """Blocking form, for warm-up before any event loop exists."""
         lm = self._lm(p)
         with dspy.context(lm=lm) if lm is not None else contextlib.nullcontext():
-            return outputs_of(p.built.module(**p.call_kwargs()))
+            return outputs_of(_checked(p, p.built.module(**p.call_kwargs())))
 
     async def run(self, p: Prepared, timeout_s: float | None) -> tuple[dict[str, Any], dict[str, Any] | None]:
         """Run under an optional time bound; returns ``(outputs, usage)``."""
+        deadline = None if timeout_s is None else time.time() + timeout_s
 
         async def invoke() -> Any:
+            # Task-local: tool callbacks of this call read its deadline from here.
+            current_scope.set(CallScope(deadline=deadline))
             lm = self._lm(p)
             if self.dummy_delay_s:
                 await asyncio.sleep(self.dummy_delay_s)
-            # dspy.context is a contextvar: it stays local to this task.
+            if self.dummy_fail_rate and random.random() < self.dummy_fail_rate:
+                raise LmError("injected failure (DSPEX_DUMMY_FAIL_RATE)", retryable=True)
+            # dspy.context is a contextvar: it stays local to this task (and to_thread copies it).
             with dspy.context(lm=lm) if lm is not None else contextlib.nullcontext():
-                return await p.built.module.acall(**p.call_kwargs())
+                if p.built.is_async:
+                    return await p.built.module.acall(**p.call_kwargs())
+                # BestOfN, Refine and MultiChainComparison have no async form in DSPy.
+                return await asyncio.to_thread(functools.partial(p.built.module, **p.call_kwargs()))
 
         try:
             pred = await asyncio.wait_for(invoke(), timeout_s)
         except TimeoutError:
             raise DeadlineExceeded("Dspex-Deadline passed while the call was running") from None
-        return outputs_of(pred), usage_of(pred)
+        return outputs_of(_checked(p, pred)), usage_of(pred)
+
+
+def _checked(p: Prepared, pred: Any) -> Any:
+    if pred is None:  # DSPy's BestOfN/Refine return None when every attempt failed
+        module = p.built.spec.module if p.built.spec else "module"
+        raise LmError(f"{module}: every attempt failed (see the worker log)", retryable=False)
+    return pred
 
 
 def outputs_of(pred: Any) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 import type { Signature } from '../signature/index.js';
 import { RemoteModule, type ModuleOptions } from './module.js';
+import { defaultInstructions, predictorState, type ModuleState } from './state.js';
 
 /**
  * `dspy.Predict` on a worker.
@@ -13,5 +14,16 @@ import { RemoteModule, type ModuleOptions } from './module.js';
 export class Predict<I, O> extends RemoteModule<I, O> {
   constructor(sig: Signature<I, O>, options: ModuleOptions = {}) {
     super('Predict', sig, sig, options);
+  }
+
+  /** A bare Predict's state is its own predictor map (DSPy names it `self`). */
+  get predictorNames(): readonly string[] {
+    return ['self'];
+  }
+
+  protected defaultState(demos: Array<Record<string, unknown>>): ModuleState {
+    const sig = this.signature;
+    const instructions = sig.instructions ?? defaultInstructions(sig.inputs, sig.outputs);
+    return predictorState(instructions, [...sig.inputs, ...sig.outputs], demos);
   }
 }

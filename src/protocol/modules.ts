@@ -2,6 +2,10 @@
 export const ModuleName = {
   Predict: 'Predict',
   ChainOfThought: 'ChainOfThought',
+  ReAct: 'ReAct',
+  MultiChainComparison: 'MultiChainComparison',
+  BestOfN: 'BestOfN',
+  Refine: 'Refine',
 } as const;
 export type ModuleName = (typeof ModuleName)[keyof typeof ModuleName];
 

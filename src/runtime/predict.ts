@@ -3,10 +3,11 @@ import { DspexError, ErrorCode } from '../errors.js';
 import { isModuleName, moduleNames } from '../protocol/modules.js';
 import type { PredictRequest, WorkerPredictRequest } from '../protocol/schemas.js';
 import { signature } from '../signature/index.js';
+import { checkModuleFields } from '../modules/module-options.js';
 
 /**
  * Checks a predict request before it leaves the node (unknown module 404, malformed signature 400
- * with its column, inputs that do not match the signature 422 naming the field) and turns it into
+ * with its column, module options that do not fit the module 400 naming the field, inputs that do not match the signature 422 naming the field) and turns it into
  * the worker's request. The signature is parsed once per distinct string (memoised).
  */
 export function preparePredict(body: PredictRequest): WorkerPredictRequest {
@@ -19,7 +20,8 @@ export function preparePredict(body: PredictRequest): WorkerPredictRequest {
       },
     );
   }
-  const sig = signature(body.signature as string);
+  const sig = signature(body.signature);
+  checkModuleFields(body.module, body, sig);
   sig.validateInputs(body.inputs);
   const request: WorkerPredictRequest = {
     op: 'predict',
@@ -31,5 +33,9 @@ export function preparePredict(body: PredictRequest): WorkerPredictRequest {
   if (body.config !== undefined) request.config = body.config;
   if (body.demos !== undefined) request.demos = body.demos;
   if (body.instructions !== undefined) request.instructions = body.instructions;
+  if (body.options !== undefined) request.options = body.options;
+  if (body.tools !== undefined) request.tools = body.tools;
+  if (body.completions !== undefined) request.completions = body.completions;
+  if (body.state !== undefined) request.state = body.state;
   return request;
 }
