@@ -69,6 +69,10 @@ export function predictCacheKey(body: PredictRequest, lm: string): string {
       inputs: body.inputs,
       config,
       demos: body.demos,
+      // Module options, MultiChainComparison completions and a loaded program state change the answer.
+      options: body.options,
+      completions: body.completions,
+      state: body.state,
       lm,
     }),
   )}`;

@@ -143,7 +143,9 @@ export class LlmRouter implements LlmLayer {
     this.tick++;
     const selection = this.select(body);
     const cache =
-      body.config?.cache === false || selection.adapter === AdapterName.Mock ? undefined : this.predictCache;
+      body.config?.cache === false || selection.adapter === AdapterName.Mock || callsBack(body)
+        ? undefined
+        : this.predictCache;
     if (cache === undefined) return this.invoke(selection, body, context);
     const lm =
       selection.adapter === AdapterName.Direct
@@ -206,4 +208,14 @@ export class LlmRouter implements LlmLayer {
       }
     }
   }
+}
+
+/**
+ * A call whose module runs TypeScript code of ours (ReAct tools, a reward served as a tool) has side
+ * effects and answers that depend on that code: never served from the cache.
+ */
+function callsBack(body: PredictRequest): boolean {
+  if (body.tools !== undefined && body.tools.length > 0) return true;
+  const reward = (body.options as { reward?: unknown } | undefined)?.reward;
+  return typeof reward === 'object' && reward !== null && (reward as { kind?: unknown }).kind === 'tool';
 }
