@@ -71,7 +71,145 @@ export type { Subjects } from './protocol/subjects.js';
 export { createMetrics } from './telemetry/metrics.js';
 export type { RuntimeMetrics } from './telemetry/metrics.js';
 
+export { createVariableStore, VariableStore } from './variables/store.js';
+export type {
+  Variable,
+  VariableDefinition,
+  VariableStoreOptions,
+  SetOptions,
+  WatchOptions,
+  VarObserverFn,
+} from './variables/store.js';
+export { isLeaseHeld } from './variables/leases.js';
+export type { Lease, AcquireOptions, LeaseEnd } from './variables/leases.js';
+export { varRef, isVarRef, resolveRefs, createBinding } from './variables/binding.js';
+export type {
+  VarRef,
+  Bindable,
+  BindingSpec,
+  RequestBinding,
+  Consistency,
+  RecordReader,
+} from './variables/binding.js';
+export type { VarPredicate } from './variables/constraints.js';
+export type { VariablesOptions } from './variables/options.js';
+export {
+  VarRecordSchema,
+  VarSpecSchema,
+  VarHistoryEntrySchema,
+  VarSetRequestSchema,
+  VarGetRequestSchema,
+} from './protocol/variables.js';
+export type {
+  VarRecord,
+  VarSpec,
+  VarConstraints,
+  VarHistoryEntry,
+  VarLease,
+  VarObserver,
+  VarDescription,
+  VarSetRequest,
+  VarGetRequest,
+} from './protocol/variables.js';
+
+export { Optimizer, DEFAULT_COMPILE_MS } from './optimize/compile.js';
+export type { CompileOptions } from './optimize/compile.js';
+export { devsetObjective } from './optimize/objective.js';
+export type { Objective, DevsetObjectiveOptions } from './optimize/objective.js';
+export type { SearchOptions, SearchResult } from './optimize/search.js';
+export type { SearchSpace, ParamSpec, Candidate } from './optimize/space.js';
+export { candidateKey } from './optimize/space.js';
+export type { Trial } from './optimize/ledger.js';
+export {
+  CompileRequestSchema,
+  CompileReplySchema,
+  OptimizeEventSchema,
+  DspyOptimizer,
+  RunStatus,
+} from './protocol/optimize.js';
+export type {
+  CompileRequest,
+  CompileReply,
+  OptimizeEvent,
+  MetricSpec,
+  CancelReply,
+} from './protocol/optimize.js';
+
+export { createMockLm } from './llm/mock.js';
+export type { MockLm, MockLmOptions, MockAnswer } from './llm/mock.js';
+export { HttpChatModel } from './llm/http-chat.js';
+export { resolveModel } from './llm/model-name.js';
+export type { ResolvedModel } from './llm/model-name.js';
+export type { LlmLayer } from './llm/router.js';
+export type { LlmOptions } from './llm/options.js';
+export type { Selection, SelectionReason, AdapterHealth } from './llm/selection.js';
+export { AdapterName } from './llm/types.js';
+export type {
+  LlmAdapter,
+  AdapterContext,
+  ChatMessage,
+  ChatRequest,
+  ChatResult,
+  ChatDelta,
+  ToolCall,
+  ToolDefinition,
+  TokenUsage,
+} from './llm/types.js';
 export { Predict } from './modules/predict.js';
 export { ChainOfThought } from './modules/chain-of-thought.js';
 export { RemoteModule } from './modules/module.js';
 export type { Executor, ModuleOptions, ModuleCallOptions, Prediction } from './modules/module.js';
+export { ReAct } from './modules/react.js';
+export type { ReActOptions, Trajectory } from './modules/react.js';
+export { MultiChainComparison } from './modules/multi-chain-comparison.js';
+export type { MultiChainComparisonOptions, MultiChainCallOptions } from './modules/multi-chain-comparison.js';
+export { BestOfN, Refine } from './modules/best-of-n.js';
+export type { RewardModuleOptions, Wrappable } from './modules/best-of-n.js';
+export { reward, Rewards } from './modules/reward.js';
+export type { Reward, RewardTool, RewardSpec } from './modules/reward.js';
+export { tool } from './modules/tool.js';
+export type { Tool, AnyTool, ToolConfig, ToolContext } from './modules/tool.js';
+export { Module } from './modules/composed.js';
+export type { BatchOptions } from './modules/batch.js';
+export type { ModuleState, PredictorState } from './modules/state.js';
+export type { ToolRegistry } from './runtime/tools.js';
+export { ToolRequestSchema, ToolReplySchema, ToolSpecSchema } from './protocol/schemas.js';
+export type { ToolSpec, ToolRequest, ToolReply } from './protocol/schemas.js';
+
+export { pipeline, Pipeline, predict, llm, fn, transform, input, from, value } from './pipelines/dsl.js';
+export type { StageWork, StageOptions } from './pipelines/dsl.js';
+export type { PipelineEngine, PipelineRun, RunOptions } from './pipelines/engine.js';
+export type { StageFunction, StageFunctionContext } from './pipelines/stage-executor.js';
+export { analysePipeline } from './pipelines/graph.js';
+export type { PipelineGraph, StageNode } from './pipelines/graph.js';
+export type { PipelinesOptions } from './pipelines/options.js';
+export {
+  PipelineSpecSchema,
+  PipelineRunRequestSchema,
+  PipelineEventSchema,
+  RunRecordSchema,
+  FailurePolicy,
+  TransformOp,
+  RunStatus as PipelineRunStatus,
+  pipelineEventsSubject,
+} from './protocol/pipelines.js';
+export type {
+  PipelineSpec,
+  PipelineSpecInput,
+  StageSpec,
+  InputRef,
+  PipelineEvent,
+  RunRecord,
+  StageFailure,
+  PipelineRunRequest,
+  PipelineRunReply,
+} from './protocol/pipelines.js';
+export type { SessionStore, OpenSessionOptions } from './sessions/store.js';
+export type { SessionsOptions } from './sessions/options.js';
+export { SessionRecordSchema, SessionOpenRequestSchema } from './protocol/sessions.js';
+export type {
+  SessionRecord,
+  SessionHistoryEntry,
+  SessionMetrics,
+  SessionOpenRequest,
+} from './protocol/sessions.js';

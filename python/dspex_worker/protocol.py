@@ -9,12 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from .errors import BadRequest, NotFound, WorkerError, field_error
+from .run_protocol import RUN_CHECKS
+
+if TYPE_CHECKING:
+    from .optimize import CompileCall  # the optimizer pool's op, docs/optimization.md
 
 WORKER_STATES = ("starting", "ready", "busy", "draining", "stopped")
-CONFIG_KEYS = ("temperature", "max_tokens", "n", "lm", "cache")
+CONFIG_KEYS = ("temperature", "max_tokens", "n", "lm", "cache", "dummy_script")
 
 
 @dataclass(frozen=True)
@@ -24,7 +28,8 @@ class Ping:
 
 @dataclass(frozen=True)
 class PredictCall:
-    """``{op: "predict", id, module, signature, inputs, config?, demos?, instructions?}``."""
+    """``{op: "predict", id, module, signature, inputs, config?, demos?, instructions?, options?, tools?,
+    completions?, state?}``."""
 
     module: str
     signature: str
@@ -33,9 +38,13 @@ class PredictCall:
     config: dict[str, Any] = field(default_factory=dict)
     demos: list[dict[str, Any]] = field(default_factory=list)
     instructions: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    tools: list[dict[str, Any]] = field(default_factory=list)
+    completions: list[dict[str, Any]] | None = None
+    state: dict[str, Any] | None = None
 
 
-WorkerRequest = Ping | PredictCall
+WorkerRequest: TypeAlias = "Ping | PredictCall | CompileCall"
 
 # --- primitive checks -------------------------------------------------------------------------
 
@@ -130,7 +139,42 @@ def _check_config(config: Mapping[str, Any]) -> dict[str, Any]:
         if not isinstance(v, bool):
             raise _bad(p + "cache", f"must be a boolean, got {type_name(v)}")
         out["cache"] = v
+    if (v := config.get("dummy_script")) is not None:
+        out["dummy_script"] = _list_of_maps(v, p + "dummy_script", MAX_SCRIPT)
     return out
+
+
+MAX_TOOLS = 32
+MAX_SCRIPT = 256
+MAX_COMPLETIONS = 32
+TOOL_NAME_MAX = 64
+
+
+def _list_of_maps(value: object, name: str, limit: int) -> list[dict[str, Any]]:
+    if not isinstance(value, list | tuple):
+        raise _bad(name, f"must be a list of maps, got {type_name(value)}")
+    if len(value) > limit:
+        raise _bad(name, f"has {len(value)} entries, over the limit of {limit}")
+    for i, item in enumerate(value):
+        if not _is_map(item):
+            raise _bad(f"{name}.{i}", f"must be a map, got {type_name(item)}")
+    return [dict(item) for item in value]
+
+
+def is_tool_name(value: object) -> bool:
+    """Tool names travel as subject tokens (``<prefix>.tool.<name>``)."""
+    return (isinstance(value, str) and 0 < len(value) <= TOOL_NAME_MAX
+            and all(c.isascii() and (c.isalnum() or c in "_-") for c in value))
+
+
+def _check_tools(value: object) -> list[dict[str, Any]]:
+    tools = _list_of_maps(value, "tools", MAX_TOOLS)
+    for i, t in enumerate(tools):
+        if not is_tool_name(t.get("name")):
+            raise _bad(f"tools.{i}.name", "must be 1-64 letters, digits, '_' or '-'")
+        _field(t, "description", _is_str, required=False, prefix=f"tools.{i}.")
+        _field(t, "parameters", _is_map, required=False, prefix=f"tools.{i}.")
+    return tools
 
 
 def _check_predict_fields(msg: Mapping[str, Any]) -> PredictCall:
@@ -146,6 +190,10 @@ def _check_predict_fields(msg: Mapping[str, Any]) -> PredictCall:
             if not _is_map(d):
                 raise _bad(f"demos.{i}", f"must be a map, got {type_name(d)}")
     instructions = _field(msg, "instructions", _is_str, required=False)
+    options = _field(msg, "options", _is_map, required=False) or {}
+    tools = msg.get("tools")
+    completions = msg.get("completions")
+    state = _field(msg, "state", _is_map, required=False)
     return PredictCall(
         module=module,
         signature=signature,
@@ -153,6 +201,10 @@ def _check_predict_fields(msg: Mapping[str, Any]) -> PredictCall:
         config=_check_config(config),
         demos=[dict(d) for d in demos or []],
         instructions=instructions,
+        options=dict(options),
+        tools=_check_tools(tools) if tools is not None else [],
+        completions=None if completions is None else _list_of_maps(completions, "completions", MAX_COMPLETIONS),
+        state=None if state is None else dict(state),
     )
 
 
@@ -207,6 +259,19 @@ def check_node_heartbeat(msg: object) -> None:
         raise _bad("pools", "must be a list of strings")
 
 
+def check_tool_request(msg: object) -> None:
+    """``<prefix>.tool.<name>`` request: ``{args: map}``."""
+    body = _require_map(msg, "request body")
+    _field(body, "args", _is_map, required=True)
+
+
+def check_tool_reply(msg: object) -> None:
+    """``<prefix>.tool.<name>`` reply: ``{result}`` (any value, null included)."""
+    body = _require_map(msg, "reply body")
+    if "result" not in body:
+        raise _bad("result", "is required")
+
+
 def parse_worker_request(msg: object) -> WorkerRequest:
     """Check and type a request on ``<prefix>.pool.<pool>[.<worker>]``.
 
@@ -220,7 +285,11 @@ def parse_worker_request(msg: object) -> WorkerRequest:
         call = _check_predict_fields(body)
         call_id = _field(body, "id", _is_str, required=False)
         return PredictCall(**{**call.__dict__, "id": call_id})
-    raise NotFound(f"unknown op {op!r} (expected predict or ping)", details={"field": "op"})
+    if op == "compile":
+        from .optimize import parse_compile  # imported here: optimize.py imports this module
+
+        return parse_compile(body)
+    raise NotFound(f"unknown op {op!r} (expected predict, compile or ping)", details={"field": "op"})
 
 
 def check_worker_request(msg: object) -> None:
@@ -234,13 +303,18 @@ CHECKS: dict[str, Callable[[object], None]] = {
     "worker_request": check_worker_request,
     "worker_heartbeat": check_worker_heartbeat,
     "node_heartbeat": check_node_heartbeat,
+    "tool_request": check_tool_request,
+    "tool_reply": check_tool_reply,
+    **RUN_CHECKS,
 }
 
 
 def check(message_type: str, msg: object) -> None:
     """Check ``msg`` as a message of ``message_type`` (the fixture files' ``type``)."""
-    try:
-        fn = CHECKS[message_type]
-    except KeyError:
-        raise ValueError(f"unknown message type {message_type!r}") from None
+    from .optimize import CHECKS as OPTIMIZE_CHECKS  # imported here: optimize.py imports this module
+    from .variables import CHECKS as VARIABLE_CHECKS  # likewise
+
+    fn = CHECKS.get(message_type) or OPTIMIZE_CHECKS.get(message_type) or VARIABLE_CHECKS.get(message_type)
+    if fn is None:
+        raise ValueError(f"unknown message type {message_type!r}")
     fn(msg)

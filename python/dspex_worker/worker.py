@@ -24,6 +24,7 @@ from nats.aio.msg import Msg
 from . import codec
 from .errors import BadRequest, DeadlineExceeded, Overloaded, PayloadTooLarge, Unavailable, WorkerError, from_exception
 from .heartbeat import Identity, State, heartbeat, now_ms
+from .optimize import CompileCall, Optimizations
 from .protocol import Ping, PredictCall, parse_worker_request
 from .runner import Prepared, Runner
 
@@ -67,6 +68,7 @@ class Worker:
         self.own_subject = f"{opts.prefix}.pool.{opts.pool}.{opts.id}"
         self.pool_subject = f"{opts.prefix}.pool.{opts.pool}"
         self.hb_subject = f"{opts.prefix}.hb.worker.{opts.id}"
+        self.optimizations = Optimizations(runner.chooser, opts.id, opts.prefix, runner.dummy_delay_s)  # `compile`
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -80,6 +82,7 @@ class Worker:
             self.opts.nats_url, name=self.opts.id, max_reconnect_attempts=-1, reconnect_time_wait=1,
             error_cb=self._on_nats_error, disconnected_cb=self._on_disconnect, reconnected_cb=self._on_reconnect,
         )
+        self.runner.attach(self._nc, self.opts.prefix)  # tool/reward callbacks ride this connection
         subs = [
             await self._nc.subscribe(self.own_subject, cb=self._on_msg),
             await self._nc.subscribe(self.pool_subject, queue=self.opts.pool, cb=self._on_msg),
@@ -210,7 +213,7 @@ class Worker:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def _admit(self, msg: Msg, as_json: bool) -> Ping | tuple[Prepared, float | None]:
+    def _admit(self, msg: Msg, as_json: bool) -> Ping | tuple[Prepared | CompileCall, float | None]:
         """Decode, check and admit a request, or raise the error to answer with."""
         if len(msg.data) > self.opts.max_payload:
             raise PayloadTooLarge(
@@ -220,11 +223,10 @@ class Worker:
         request = parse_worker_request(codec.decode(msg.data, as_json))
         if isinstance(request, Ping):
             return request
-        assert isinstance(request, PredictCall)
         if self.state not in ("ready", "busy"):
             raise Unavailable(f"worker {self.opts.id} is {self.state}")
         timeout_s = self._remaining(msg)
-        prepared = self.runner.prepare(request)
+        prepared = self.runner.prepare(request) if isinstance(request, PredictCall) else request
         if self.inflight >= self.opts.concurrency:
             raise Overloaded(f"worker {self.opts.id} is running {self.inflight} call(s), its limit")
         return prepared, timeout_s
@@ -244,10 +246,13 @@ class Worker:
             raise DeadlineExceeded(f"Dspex-Deadline passed {-remaining * 1000:.0f} ms before the call arrived")
         return remaining
 
-    async def _serve(self, msg: Msg, p: Prepared, timeout_s: float | None, arrived: float,
+    async def _serve(self, msg: Msg, p: Prepared | CompileCall, timeout_s: float | None, arrived: float,
                      as_json: bool, trace: str | None) -> None:
         try:
             try:
+                if isinstance(p, CompileCall):  # docs/optimization.md
+                    await self._reply(msg, await self.optimizations.run(self._nc, p, timeout_s), as_json, trace)
+                    return
                 outputs, usage = await self.runner.run(p, timeout_s)
             except asyncio.CancelledError:
                 raise

@@ -4,10 +4,11 @@ import { ExitCode, type CliIo, type Command } from './command.js';
 import { nodeCommand } from './node-command.js';
 import { predictCommand } from './predict-command.js';
 import { statusCommand } from './status-command.js';
+import { optimizeCommand } from './optimize.js';
 
 // Each command has its own option type; the table only needs parse's result to reach run.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-const COMMANDS: ReadonlyArray<Command<any>> = [nodeCommand, statusCommand, predictCommand];
+const COMMANDS: ReadonlyArray<Command<any>> = [nodeCommand, statusCommand, predictCommand, optimizeCommand];
 
 const USAGE = `Usage: dspex <command> [options]
 

@@ -1,5 +1,9 @@
 import { z } from 'zod';
 import { DspexError, ErrorCode } from '../errors.js';
+import { optimizeMessageSchemas } from './optimize.js';
+import { variableMessageSchemas } from './variables.js';
+import { pipelineMessageSchemas } from './pipelines.js';
+import { sessionMessageSchemas } from './sessions.js';
 
 /** A subject token: pool, worker and node ids travel inside subjects. */
 const token = z.string().regex(/^[A-Za-z0-9_-]+$/, 'expected letters, digits, "_" or "-"');
@@ -188,6 +192,10 @@ export const messageSchemas = {
   status_reply: StatusReplySchema,
   tool_request: ToolRequestSchema,
   tool_reply: ToolReplySchema,
+  ...optimizeMessageSchemas,
+  ...variableMessageSchemas,
+  ...pipelineMessageSchemas,
+  ...sessionMessageSchemas,
 } as const;
 export type MessageType = keyof typeof messageSchemas;
 

@@ -1,5 +1,9 @@
 import { z } from 'zod';
 import { DspexError, ErrorCode } from '../errors.js';
+import { LlmOptionsSchema } from '../llm/options.js';
+import { VariablesOptionsSchema } from '../variables/options.js';
+import { PipelinesOptionsSchema } from '../pipelines/options.js';
+import { SessionsOptionsSchema } from '../sessions/options.js';
 
 const token = z.string().regex(/^[A-Za-z0-9_-]+$/, 'expected letters, digits, "_" or "-"');
 
@@ -25,6 +29,23 @@ export const PoolOptionsSchema = z.strictObject({
   lm: z.string().min(1).optional(),
   /** Extra environment for this pool's workers. */
   env: z.record(z.string(), z.string()).default({}),
+  /**
+   * How a worker is chosen: `adaptive` (observed latency, load, errors and circuit breakers),
+   * `least_loaded`, or `round_robin`. @default 'adaptive'
+   */
+  routing: z.enum(['adaptive', 'least_loaded', 'round_robin']).default('adaptive'),
+  /** Send a second copy of a straggling call to another worker (adaptive routing). @default true */
+  hedging: z.boolean().default(true),
+  /** Per-worker circuit breaker. @default 3 consecutive failures or > 50% of the last 10; open 1 s, doubling to 30 s */
+  breaker: z
+    .strictObject({
+      failureThreshold: z.number().int().positive().optional(),
+      errorRateThreshold: z.number().gt(0).max(1).optional(),
+      window: z.number().int().positive().optional(),
+      openMs: z.number().int().positive().optional(),
+      maxOpenMs: z.number().int().positive().optional(),
+    })
+    .default({}),
   /** Restart intensity of the pool's workers supervisor. @default 10 restarts in 10 s */
   intensity: z
     .strictObject({ maxRestarts: z.number().int().min(0), periodMs: z.number().int().positive() })
@@ -83,6 +104,14 @@ export const RuntimeOptionsSchema = z.strictObject({
   serve: z.boolean().default(true),
   /** Node heartbeat period. @default 1000 */
   heartbeatMs: z.number().int().min(50).default(1000),
+  /** The LLM layer: direct HTTP model, result cache, adapter selection (docs/llm.md). */
+  llm: LlmOptionsSchema.default(LlmOptionsSchema.parse({})),
+  /** Variable coordination: KV buckets, history depth, replicas, storage, lease TTL (docs/variables.md). */
+  variables: VariablesOptionsSchema.prefault({}),
+  /** Pipelines: work-queue stream, runs bucket, stage defaults, runner slots (docs/pipelines.md). */
+  pipelines: PipelinesOptionsSchema.prefault({}),
+  /** Sessions: KV bucket, TTLs, history depth (docs/sessions.md). */
+  sessions: SessionsOptionsSchema.prefault({}),
 });
 export type RuntimeConfig = z.input<typeof RuntimeOptionsSchema>;
 export type ResolvedRuntimeConfig = z.output<typeof RuntimeOptionsSchema>;
@@ -109,5 +138,6 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<Run
   if (env.DSPEX_PREFIX) out.prefix = env.DSPEX_PREFIX;
   if (env.DSPEX_NODE_ID) out.nodeId = env.DSPEX_NODE_ID;
   if (env.DSPEX_LM) out.worker = { lm: env.DSPEX_LM };
+  if (env.DSPEX_LLM_MODEL) out.llm = { model: env.DSPEX_LLM_MODEL };
   return out;
 }

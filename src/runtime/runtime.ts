@@ -47,7 +47,13 @@ import {
 } from './worker-launcher.js';
 import { workerProcessLogic } from './worker-process.js';
 import { variableEndpoints } from '../variables/endpoints.js';
+import { Optimizer } from '../optimize/compile.js';
+import { optimizeEndpoints } from '../optimize/endpoints.js';
 import { createVariableStore, type VariableStore } from '../variables/store.js';
+import { createPipelineEngine, type PipelineEngine } from '../pipelines/engine.js';
+import { pipelineEndpoints } from '../pipelines/endpoints.js';
+import { createSessionStore, type SessionStore } from '../sessions/store.js';
+import { sessionEndpoints } from '../sessions/endpoints.js';
 
 /** Options of {@link createRuntime}: the validated config plus injected dependencies. */
 export interface RuntimeOptions extends RuntimeConfig {
@@ -80,6 +86,12 @@ export interface Runtime extends AsyncDisposable {
   readonly llm: LlmLayer;
   /** Cluster-wide variables over JetStream KV (docs/variables.md); 503 when `variables.enabled` is false. */
   readonly variables: VariableStore;
+  /** DSPy optimizers in the optimizer pool and distributed searches over variables (docs/optimization.md). */
+  readonly optimizer: Optimizer;
+  /** Pipelines: run, stream events, durable runs on the work queue (docs/pipelines.md); 503 when disabled. */
+  readonly pipelines: PipelineEngine;
+  /** Sessions persisted in KV (docs/sessions.md); 503 when `sessions.enabled` is false. */
+  readonly sessions: SessionStore;
   /** Runs a DSPy module on a worker; the same contract as `dspex.rpc.predict`. */
   predict(request: PredictRequest, options?: CallOptions): Promise<PredictReply>;
   /** Nodes, pools and workers as this node sees them. */
@@ -143,6 +155,9 @@ class RuntimeNode implements Runtime {
   readonly tools: NatsToolRegistry;
   private readonly router: LlmRouter;
   private vars: VariableStore | undefined;
+  private pipes: PipelineEngine | undefined;
+  private sess: SessionStore | undefined;
+  readonly optimizer: Optimizer;
   private root: Actor<typeof supervisorMachine> | undefined;
   private service: Service | undefined;
   private hbSub: Subscription | undefined;
@@ -170,7 +185,13 @@ class RuntimeNode implements Runtime {
       maxAttempts: config.maxAttempts,
       limits: (pool) => {
         const p = this.pools.get(pool);
-        return { queueLimit: p?.queueLimit ?? 1000, recycleAfterCalls: p?.recycleAfterCalls };
+        return {
+          queueLimit: p?.queueLimit ?? 1000,
+          recycleAfterCalls: p?.recycleAfterCalls,
+          strategy: p?.routing ?? 'adaptive',
+          hedging: p?.hedging ?? true,
+          breaker: p?.breaker ?? {},
+        };
       },
       onRecycle: (pool, worker) => {
         logger.info({ pool, worker }, 'recycling worker after its call budget');
@@ -194,7 +215,24 @@ class RuntimeNode implements Runtime {
           }),
       }),
     });
-    this.tools = new NatsToolRegistry({ nc, prefix: config.prefix, logger, defaultTimeoutMs: config.callTimeoutMs });
+    this.tools = new NatsToolRegistry({
+      nc,
+      prefix: config.prefix,
+      logger,
+      defaultTimeoutMs: config.callTimeoutMs,
+    });
+    this.optimizer = new Optimizer({
+      nc,
+      subjects: this.subjects,
+      logger: logger.child({ component: 'optimize' }),
+      variables: () => this.variables,
+      nodeId,
+      ledger: {
+        bucket: `${config.prefix}_opt_trials`,
+        storage: config.variables.storage,
+        replicas: config.variables.replicas,
+      },
+    });
     this.registry = new NodeRegistry({
       nc,
       subjects: this.subjects,
@@ -257,6 +295,25 @@ class RuntimeNode implements Runtime {
         prefix: this.config.prefix,
         options: this.config.variables,
         logger: this.logger.child({ component: 'variables' }),
+      });
+    }
+    if (this.config.sessions.enabled) {
+      this.sess = await createSessionStore({
+        nc: this.nc,
+        nodeId: this.nodeId,
+        prefix: this.config.prefix,
+        options: this.config.sessions,
+        logger: this.logger.child({ component: 'sessions' }),
+      });
+    }
+    if (this.config.pipelines.enabled) {
+      this.pipes = await createPipelineEngine({
+        nc: this.nc,
+        nodeId: this.nodeId,
+        prefix: this.config.prefix,
+        options: this.config.pipelines,
+        predict: (request, options) => this.predict(request, options),
+        logger: this.logger.child({ component: 'pipelines' }),
       });
     }
     await this.nc.flush();
@@ -352,6 +409,9 @@ class RuntimeNode implements Runtime {
         },
         { name: 'status', schema: StatusRequestSchema, handle: () => Promise.resolve(this.status()) },
         ...(this.vars === undefined ? [] : variableEndpoints(this.vars)),
+        ...(this.pipes === undefined ? [] : pipelineEndpoints(this.pipes)),
+        ...(this.sess === undefined ? [] : sessionEndpoints(this.sess)),
+        ...optimizeEndpoints(this.optimizer),
       ],
     });
   }
@@ -381,16 +441,41 @@ class RuntimeNode implements Runtime {
     }
     this.inflight++;
     try {
-      return await this.router.run(body, { deadline, trace, session, pool });
+      const call = this.router.run(body, { deadline, trace, session, pool });
+      if (session !== undefined) this.sess?.observe(session, body, pool, call, trace);
+      return await call;
     } finally {
       this.inflight--;
       if (this.inflight === 0) this.idle?.();
     }
   }
 
+  get pipelines(): PipelineEngine {
+    if (this.pipes === undefined) {
+      throw new DspexError(
+        ErrorCode.Unavailable,
+        'pipelines are disabled on this node (pipelines.enabled: false)',
+      );
+    }
+    return this.pipes;
+  }
+
+  get sessions(): SessionStore {
+    if (this.sess === undefined) {
+      throw new DspexError(
+        ErrorCode.Unavailable,
+        'sessions are disabled on this node (sessions.enabled: false)',
+      );
+    }
+    return this.sess;
+  }
+
   get variables(): VariableStore {
     if (this.vars === undefined) {
-      throw new DspexError(ErrorCode.Unavailable, 'variables are disabled on this node (variables.enabled: false)');
+      throw new DspexError(
+        ErrorCode.Unavailable,
+        'variables are disabled on this node (variables.enabled: false)',
+      );
     }
     return this.vars;
   }
@@ -438,6 +523,8 @@ class RuntimeNode implements Runtime {
   private async shutdown(): Promise<void> {
     this.logger.info('stopping node');
     await this.service?.stop().catch(() => undefined);
+    // Runs in progress here go back to the work queue (resumed elsewhere from their checkpoints).
+    await this.pipes?.stop().catch(() => undefined);
     this.dispatcher.close();
     if (this.inflight > 0) {
       let timer: NodeJS.Timeout | undefined;
@@ -454,6 +541,7 @@ class RuntimeNode implements Runtime {
     this.root?.stop();
     this.registry.stop();
     await this.vars?.close().catch(() => undefined);
+    await this.sess?.stop().catch(() => undefined);
     this.hbSub?.unsubscribe();
     await this.nc.drain().catch(() => undefined);
     await this.server?.stop();

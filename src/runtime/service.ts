@@ -21,6 +21,8 @@ export interface RequestContext {
 /** One endpoint of the public service: its body schema and its handler. */
 export interface EndpointDefinition<S extends z.ZodType> {
   name: string;
+  /** Subject under `<prefix>.rpc.` when it differs from `name` (names cannot hold dots: `var.get`). */
+  subject?: string;
   schema: S;
   handle(body: z.infer<S>, context: RequestContext): Promise<unknown>;
 }
@@ -53,7 +55,7 @@ export async function startService(o: ServiceOptions): Promise<Service> {
   });
   for (const endpoint of o.endpoints) {
     service.addEndpoint(endpoint.name, {
-      subject: o.subjects.rpc(endpoint.name),
+      subject: o.subjects.rpc(endpoint.subject ?? endpoint.name),
       handler: (err, msg) => {
         if (err !== null) {
           o.logger.error({ err, endpoint: endpoint.name }, 'service endpoint stopped');

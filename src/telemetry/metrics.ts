@@ -9,6 +9,8 @@ export interface RuntimeMetrics {
   callDuration: Histogram<'pool'>;
   /** Attempts retried on another worker, by the error that caused the retry. */
   retries: Counter<'pool' | 'code'>;
+  /** Second copies sent for straggling calls. */
+  hedges: Counter<'pool'>;
   /** Calls waiting for a worker. */
   queued: Gauge<'pool'>;
   /** Workers by pool and state as this node sees them. */
@@ -21,6 +23,16 @@ export interface RuntimeMetrics {
   rejected: Counter<'endpoint' | 'code'>;
   /** Messages dropped at the edge because they did not decode or validate. */
   invalidMessages: Counter<'subject'>;
+  /** Predicts answered by an LLM adapter, by adapter (`direct`, `python`, `mock`) and outcome. */
+  llmCalls: Counter<'adapter' | 'outcome'>;
+  /** Latency of adapter calls (cache hits excluded), seconds. */
+  llmDuration: Histogram<'adapter'>;
+  /** Adapter choices, by adapter and the rule that made them (`eligible`, `module`, `errors`, …). */
+  llmSelections: Counter<'adapter' | 'reason'>;
+  /** Result cache lookups: cache `predict`/`lm`, tier `memory`/`kv`, result `hit`/`miss`. */
+  llmCache: Counter<'cache' | 'tier' | 'result'>;
+  /** HTTP LM retries, by provider and the status that caused them (`429`, `503`, `timeout`, …). */
+  llmRetries: Counter<'provider' | 'status'>;
 }
 
 export function createMetrics(registry: Registry = new Registry()): RuntimeMetrics {
@@ -44,6 +56,12 @@ export function createMetrics(registry: Registry = new Registry()): RuntimeMetri
       name: 'dspex_call_retries_total',
       help: 'Attempts retried',
       labelNames: ['pool', 'code'],
+      registers: reg,
+    }),
+    hedges: new Counter({
+      name: 'dspex_call_hedges_total',
+      help: 'Hedged attempts',
+      labelNames: ['pool'],
       registers: reg,
     }),
     queued: new Gauge({
@@ -80,6 +98,37 @@ export function createMetrics(registry: Registry = new Registry()): RuntimeMetri
       name: 'dspex_invalid_messages_total',
       help: 'Messages dropped because they did not decode or validate',
       labelNames: ['subject'],
+      registers: reg,
+    }),
+    llmCalls: new Counter({
+      name: 'dspex_llm_calls_total',
+      help: 'Predicts answered by an LLM adapter',
+      labelNames: ['adapter', 'outcome'],
+      registers: reg,
+    }),
+    llmDuration: new Histogram({
+      name: 'dspex_llm_call_duration_seconds',
+      help: 'Latency of LLM adapter calls (cache hits excluded)',
+      labelNames: ['adapter'],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers: reg,
+    }),
+    llmSelections: new Counter({
+      name: 'dspex_llm_selections_total',
+      help: 'Adapter choices by rule',
+      labelNames: ['adapter', 'reason'],
+      registers: reg,
+    }),
+    llmCache: new Counter({
+      name: 'dspex_llm_cache_total',
+      help: 'Result cache lookups',
+      labelNames: ['cache', 'tier', 'result'],
+      registers: reg,
+    }),
+    llmRetries: new Counter({
+      name: 'dspex_llm_http_retries_total',
+      help: 'HTTP LM retries',
+      labelNames: ['provider', 'status'],
       registers: reg,
     }),
   };
