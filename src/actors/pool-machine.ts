@@ -1,7 +1,7 @@
 import { assign, enqueueActions, setup, type AnyActorLogic, type AnyActorRef } from 'xstate';
 import type { WorkerHeartbeat } from '../protocol/schemas.js';
 import { supervisorMachine } from '../supervisors/supervisor-machine.js';
-import type { ChildSpec, SupervisorExit } from '../supervisors/types.js';
+import type { ChildSpec } from '../supervisors/types.js';
 import type { WorkerInput } from './worker-machine.js';
 
 /**
@@ -94,7 +94,7 @@ export const poolMachine = setup({
     }),
     onDone: [
       {
-        guard: ({ event }) => (event.output as SupervisorExit).status === 'crashed',
+        guard: ({ event }) => event.output.status === 'crashed',
         target: '.crashed',
         actions: assign({ failure: () => 'workers supervisor exceeded its restart intensity' }),
       },

@@ -264,7 +264,8 @@ export class Dispatcher {
         );
       };
       const timer = setTimeout(() => {
-        if (settled) return;
+        // Hedges use spare capacity only: never a slot a queued call is waiting for.
+        if (settled || this.queueLength(primary.pool) > 0) return;
         const second = this.tryReserve(primary.pool, new Set([...excluded, primary.id]));
         if (second === undefined) return;
         pending++;
@@ -355,10 +356,14 @@ export class Dispatcher {
   private acquire(pool: string, options: CallOptions, excluded: ReadonlySet<string>): Promise<WorkerEntry> {
     if (this.closed) return Promise.reject(new DspexError(ErrorCode.Unavailable, 'node is shutting down'));
     const affinity = options.session === undefined ? undefined : this.affinity.get(options.session);
-    // Calls already waiting go first: a newcomer does not overtake the queue.
+    // Calls already waiting go first: a newcomer does not overtake the queue. Round-robin gives
+    // every call its turn's worker on arrival, whatever the queue.
     const queued = this.queueLength(pool);
+    const rotation = this.o.limits(pool).strategy === RoutingStrategy.RoundRobin;
     const decision =
-      queued > 0 ? { kind: 'wait' as const, for: undefined } : this.decide(pool, affinity, excluded, 0);
+      queued > 0 && !rotation
+        ? { kind: 'wait' as const, for: undefined }
+        : this.decide(pool, affinity, excluded, 0);
     switch (decision.kind) {
       case 'worker':
         return Promise.resolve(this.reserve(decision.id));
@@ -367,12 +372,14 @@ export class Dispatcher {
           new DspexError(ErrorCode.Unavailable, `pool ${pool} has no live worker`, { details: { pool } }),
         );
       case 'wait':
-        if (queued > 0 && this.decide(pool, affinity, excluded, queued).kind === 'none') {
+        // A newcomer sent straight to the queue was not routed: check the pool can serve it at all
+        // (a rotation call was routed, and routing it again would skip a turn).
+        if (queued > 0 && !rotation && this.decide(pool, affinity, excluded, queued).kind === 'none') {
           return Promise.reject(
             new DspexError(ErrorCode.Unavailable, `pool ${pool} has no live worker`, { details: { pool } }),
           );
         }
-        return this.wait(pool, affinity, excluded, options.deadline);
+        return this.wait(pool, decision.for ?? affinity, excluded, options.deadline);
       default: {
         const never: never = decision;
         throw new Error(`unknown decision ${String(never)}`);

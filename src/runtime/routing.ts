@@ -1,7 +1,8 @@
 /**
  * Pure routing decisions for a pool: which worker takes a call. Three strategies:
  * - `least_loaded`: the live worker with the lowest in-flight / concurrency;
- * - `round_robin`: the next live worker in turn that has room (the plain baseline);
+ * - `round_robin`: plain rotation over the live workers, blind to load and latency: the call waits
+ *   for its turn's worker when that one is full (the baseline the adaptive strategy is measured by);
  * - `adaptive`: the worker with the lowest expected completion time from its observed latency,
  *   load and error rate, skipping workers whose circuit breaker is open; when only slow workers
  *   have room, waiting for a fast one is chosen if it is expected to finish sooner.
@@ -110,15 +111,12 @@ function leastLoaded(workers: RoutableWorker[]): RouteDecision | undefined {
 }
 
 function roundRobin(workers: RoutableWorker[], cursor: { value: number }): RouteDecision | undefined {
-  const ordered = [...workers].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  for (let i = 0; i < ordered.length; i++) {
-    const w = ordered[(cursor.value + i) % ordered.length]!;
-    if (hasRoom(w)) {
-      cursor.value = (cursor.value + i + 1) % ordered.length;
-      return { kind: 'worker', id: w.id };
-    }
-  }
-  return undefined;
+  const ordered = workers.filter(isLive).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  if (ordered.length === 0) return undefined;
+  const w = ordered[cursor.value % ordered.length]!;
+  cursor.value = (cursor.value + 1) % ordered.length;
+  // Plain rotation knows nothing of breakers either: only the worker's own limit holds a call back.
+  return w.inflight < w.concurrency ? { kind: 'worker', id: w.id } : { kind: 'wait', for: w.id };
 }
 
 function adaptive(workers: RoutableWorker[], o: RouteOptions): RouteDecision | undefined {

@@ -34,7 +34,7 @@ describe('runtime lifecycle', () => {
       },
     );
     const line = await new Promise<string>((resolve, reject) => {
-      createInterface({ input: child.stdout! }).once('line', resolve);
+      createInterface({ input: child.stdout }).once('line', resolve);
       child.once('exit', (code) => reject(new Error(`node child exited early (${code})`)));
     });
     const { url, workers } = JSON.parse(line) as { url: string; workers: number[] };

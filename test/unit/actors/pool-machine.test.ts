@@ -57,7 +57,8 @@ function startPool(workerLogic: AnyActorLogic, over: Partial<PoolInput> = {}) {
   actor.start();
   const workers = () => {
     const sup = actor.getSnapshot().children.workers as AnyActorRef | undefined;
-    return (sup?.getSnapshot() as { children: Record<string, AnyActorRef> } | undefined)?.children ?? {};
+    type Child = { getSnapshot(): { value: unknown } };
+    return (sup?.getSnapshot() as { children: Record<string, Child> } | undefined)?.children ?? {};
   };
   return { actor, workers };
 }

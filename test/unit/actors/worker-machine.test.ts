@@ -32,7 +32,7 @@ function fakeProcess() {
   let stoppedCount = 0;
   let emit: ((e: WorkerProcessEvent) => void) | undefined;
   const logic = fromCallback<WorkerProcessCommand, WorkerInput>(({ sendBack, receive }) => {
-    emit = sendBack as (e: WorkerProcessEvent) => void;
+    emit = sendBack;
     receive((cmd) => commands.push(cmd.type));
     return () => {
       stoppedCount++;

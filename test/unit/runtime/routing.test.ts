@@ -49,13 +49,8 @@ describe('routing', () => {
       });
     });
 
-    it('never routes to draining, starting, excluded or breaker-blocked workers', () => {
-      const workers = [
-        w('a', { state: 'draining' }),
-        w('b', { state: 'starting' }),
-        w('c'),
-        w('d', { allowed: false }),
-      ];
+    it('never routes to draining, starting or excluded workers', () => {
+      const workers = [w('a', { state: 'draining' }), w('b', { state: 'starting' }), w('c')];
       expect(route(workers, opts({ excluded: new Set(['c']) }, strategy))).toEqual({
         kind: 'wait',
         for: undefined,
@@ -70,12 +65,37 @@ describe('routing', () => {
     });
 
     it('waits when every live worker is at its limit', () => {
-      expect(route([w('a', { inflight: 4 }), w('b', { inflight: 4 })], opts({}, strategy))).toEqual({
+      expect(route([w('a', { inflight: 4 }), w('b', { inflight: 4 })], opts({}, strategy)).kind).toBe('wait');
+    });
+  });
+
+  it.each(['least_loaded', 'adaptive'] as const)(
+    'never routes to a worker whose breaker is open (%s)',
+    (strategy) => {
+      expect(route([w('a', { allowed: false }), w('b', { inflight: 4 })], opts({}, strategy))).toEqual({
         kind: 'wait',
         for: undefined,
       });
-    });
-  });
+      expect(route([w('a', { allowed: false }), w('b')], opts({}, strategy))).toEqual({
+        kind: 'worker',
+        id: 'b',
+      });
+    },
+  );
+
+  it.each(['least_loaded', 'adaptive'] as const)(
+    'never routes to a worker whose breaker is open (%s)',
+    (strategy) => {
+      expect(route([w('a', { allowed: false }), w('b', { inflight: 4 })], opts({}, strategy))).toEqual({
+        kind: 'wait',
+        for: undefined,
+      });
+      expect(route([w('a', { allowed: false }), w('b')], opts({}, strategy))).toEqual({
+        kind: 'worker',
+        id: 'b',
+      });
+    },
+  );
 
   describe('least loaded', () => {
     it('picks the least loaded live worker relative to its concurrency, ties to fewer calls', () => {
@@ -96,11 +116,16 @@ describe('routing', () => {
   });
 
   describe('round robin', () => {
-    it('takes workers in turn and skips a full one', () => {
+    it('takes live workers in turn, blind to load: a full one is waited for', () => {
       const cursor = { value: 0 };
-      const workers = [w('a'), w('b', { inflight: 4 }), w('c')];
+      const workers = [w('a'), w('b', { inflight: 4 }), w('c'), w('d', { state: 'draining' })];
       const picks = Array.from({ length: 4 }, () => route(workers, opts({ cursor }, 'round_robin')));
-      expect(picks.map((p) => (p.kind === 'worker' ? p.id : p.kind))).toEqual(['a', 'c', 'a', 'c']);
+      expect(picks).toEqual([
+        { kind: 'worker', id: 'a' },
+        { kind: 'wait', for: 'b' },
+        { kind: 'worker', id: 'c' },
+        { kind: 'worker', id: 'a' },
+      ]);
     });
   });
 
