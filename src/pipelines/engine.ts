@@ -1,0 +1,437 @@
+/**
+ * The pipeline engine of one node (`rt.pipelines`): checks and submits runs, runs them as run actors
+ * under the node's `pipelines` supervisor (a crashed run actor is restarted and resumes from its
+ * checkpoints), publishes their events on `<prefix>.pipeline.<run_id>.events`, and pulls durable
+ * runs off the shared work queue.
+ */
+import { randomBytes } from 'node:crypto';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { pino, type Logger } from 'pino';
+import { createActor, fromPromise, type Actor } from 'xstate';
+import { DspexError, ErrorCode, ValidationError } from '../errors.js';
+import { decode, encode, Encoding } from '../protocol/codec.js';
+import {
+  PipelineEventSchema,
+  PipelineSpecSchema,
+  pipelineEventsSubject,
+  type FailurePolicy,
+  type PipelineEvent,
+  type PipelineEventBody,
+  type PipelineJob,
+  type PipelineSpec,
+  type PipelineSpecInput,
+  type RunRecord,
+} from '../protocol/pipelines.js';
+import { parseMessage } from '../protocol/schemas.js';
+import { supervisorMachine } from '../supervisors/supervisor-machine.js';
+import { Pipeline } from './dsl.js';
+import { analysePipeline, type PipelineGraph } from './graph.js';
+import { PipelinesOptionsSchema, type PipelinesOptions, type ResolvedPipelinesOptions } from './options.js';
+import { runMachine, type RunInput } from './run-machine.js';
+import type { RunOutcome } from './run-plan.js';
+import { isTerminal, RunStore, runStoreNames } from './run-store.js';
+import { PipelineRunner, type RunEnd } from './runner.js';
+import { executeStage, type PredictFn, type StageFunction } from './stage-executor.js';
+import { stageMachine } from './stage-machine.js';
+
+export interface PipelineEngineOptions {
+  nc: NatsConnection;
+  nodeId: string;
+  /** @default 'dspex' */
+  prefix?: string;
+  options?: PipelinesOptions;
+  /** The node's predict path, for DSPy and LLM stages. */
+  predict: PredictFn;
+  logger?: Logger;
+}
+
+/** Options of {@link PipelineEngine.run}. */
+export interface RunOptions {
+  /** @default generated */
+  runId?: string;
+  /** Overrides the pipeline's policy. */
+  policy?: FailurePolicy;
+  /**
+   * Put the run on the work-queue stream (any node may run it; it survives this node's death).
+   * @default true when the pipeline has no inline function, which only this node can run
+   */
+  durable?: boolean;
+}
+
+/** A submitted run: iterate it for its events (until the run ends), or await its result. */
+export interface PipelineRun extends AsyncIterable<PipelineEvent> {
+  readonly runId: string;
+  /** The subject its events are published on. */
+  readonly subject: string;
+  /** Resolves with the run's final record (`completed`, `partial` or `failed`). */
+  result(): Promise<RunRecord>;
+  /** Stops listening to the run's events (the run goes on). */
+  close(): void;
+}
+
+/** Starts the engine: opens the stream, consumer and bucket, and starts pulling jobs if a runner. */
+export async function createPipelineEngine(o: PipelineEngineOptions): Promise<PipelineEngine> {
+  const options = PipelinesOptionsSchema.parse(o.options ?? {});
+  const prefix = o.prefix ?? 'dspex';
+  const store = await RunStore.open(o.nc, runStoreNames(prefix, options), options);
+  const engine = new PipelineEngine(o, prefix, options, store);
+  await engine.start();
+  return engine;
+}
+
+interface Active {
+  settle(end: RunEnd): void;
+}
+
+export class PipelineEngine implements AsyncDisposable {
+  private readonly functions = new Map<string, StageFunction>();
+  private readonly active = new Map<string, Active>();
+  private readonly root: Actor<typeof supervisorMachine>;
+  private readonly logger: Logger;
+  private runner: PipelineRunner | undefined;
+
+  constructor(
+    private readonly o: PipelineEngineOptions,
+    readonly prefix: string,
+    readonly options: ResolvedPipelinesOptions,
+    readonly store: RunStore,
+  ) {
+    this.logger = o.logger ?? pino({ level: 'silent' });
+    this.root = createActor(supervisorMachine, {
+      input: {
+        id: `${o.nodeId}.pipelines`,
+        strategy: 'one_for_one',
+        intensity: { maxRestarts: 20, periodMs: 60_000 },
+      },
+    });
+    this.root.on('child.exited', ({ id, exit }) => {
+      if (exit.status === 'crashed') this.logger.warn({ run: id, exit }, 'run actor crashed; restarting it');
+      else {
+        // Ended without persisting its outcome (e.g. the final write failed): the job goes back.
+        this.active.get(id)?.settle({ persisted: false });
+        this.root.send({ type: 'supervisor.terminate_child', id });
+      }
+    });
+    this.root.on('supervisor.escalated', ({ lastFailure }) => {
+      this.logger.error({ lastFailure }, 'pipelines supervisor gave up; handing every run back');
+      for (const run of this.active.values()) run.settle({ persisted: false });
+    });
+  }
+
+  async start(): Promise<void> {
+    this.root.start();
+    if (this.options.runner) {
+      this.runner = new PipelineRunner({
+        store: this.store,
+        slots: this.options.maxRuns,
+        logger: this.logger,
+        execute: (job, attempt) => this.execute(job, attempt, new Map()),
+        abort: (runId) => this.abort(runId),
+      });
+      await this.runner.start();
+    }
+  }
+
+  /** Registers a TypeScript stage function under `name` (register it on every node that runs pipelines). */
+  register(name: string, fn: StageFunction): void {
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(name)) {
+      throw new ValidationError('name', 'expected 1-64 letters, digits, "_" or "-"');
+    }
+    this.functions.set(name, fn);
+  }
+
+  unregister(name: string): boolean {
+    return this.functions.delete(name);
+  }
+
+  /** Checks a pipeline and its inputs without running it; returns its graph. */
+  analyse(pipeline: Pipeline | PipelineSpecInput, inputs: Record<string, unknown> = {}): PipelineGraph {
+    const { spec, local } = this.specOf(pipeline);
+    const graph = analysePipeline(spec, { hasFunction: (n) => local.has(n) || this.functions.has(n) });
+    for (const name of graph.inputs) {
+      if (!(name in inputs))
+        throw new ValidationError(`inputs.${name}`, `pipeline input "${name}" is missing`);
+    }
+    return graph;
+  }
+
+  /**
+   * Starts a run and returns a handle on it; subscribe-before-start, so no event is missed.
+   *
+   * @throws ValidationError (422) for a cycle, a dangling reference or a missing input, naming it.
+   */
+  async run(
+    pipeline: Pipeline | PipelineSpecInput,
+    inputs: Record<string, unknown> = {},
+    options: RunOptions = {},
+  ): Promise<PipelineRun> {
+    const { spec, local } = this.specOf(pipeline);
+    this.analyse(pipeline, inputs);
+    const durable = options.durable ?? local.size === 0;
+    if (durable && local.size > 0 && pipeline instanceof Pipeline) pipeline.toJSON(); // names the inline stage
+    const runId = options.runId ?? newRunId();
+    const handle = this.listen(runId);
+    try {
+      const job: PipelineJob = {
+        run_id: runId,
+        pipeline: spec,
+        inputs,
+        policy: options.policy ?? spec.policy ?? 'fail_fast',
+        submitted_at: Date.now(),
+      };
+      if (durable) await this.submitJob(job);
+      else {
+        await this.createRecord(job);
+        void this.execute(job, 1, local);
+      }
+    } catch (error) {
+      handle.close();
+      throw error;
+    }
+    return handle;
+  }
+
+  /** `pipeline.run` over the wire: checks, then queues the run on the work-queue stream. */
+  async submit(
+    spec: PipelineSpec,
+    inputs: Record<string, unknown>,
+    options: { runId?: string; policy?: FailurePolicy } = {},
+  ): Promise<{ run_id: string; events: string }> {
+    this.analyse(spec, inputs);
+    const runId = options.runId ?? newRunId();
+    await this.submitJob({
+      run_id: runId,
+      pipeline: spec,
+      inputs,
+      policy: options.policy ?? spec.policy ?? 'fail_fast',
+      submitted_at: Date.now(),
+    });
+    return { run_id: runId, events: pipelineEventsSubject(this.prefix, runId) };
+  }
+
+  /** The run's record; 404 when unknown (or expired). */
+  async get(runId: string): Promise<RunRecord> {
+    const record = await this.store.getRecord(runId);
+    if (record === undefined) {
+      throw new DspexError(ErrorCode.NotFound, `run "${runId}" is unknown`, { details: { field: 'run_id' } });
+    }
+    return record;
+  }
+
+  private async submitJob(job: PipelineJob): Promise<void> {
+    await this.createRecord(job);
+    await this.store.submit(job);
+  }
+
+  private async createRecord(job: PipelineJob): Promise<void> {
+    if ((await this.store.getRecord(job.run_id)) !== undefined) {
+      throw new DspexError(ErrorCode.RevisionConflict, `run "${job.run_id}" already exists`, {
+        details: { field: 'run_id' },
+      });
+    }
+  }
+
+  private specOf(pipeline: Pipeline | PipelineSpecInput): {
+    spec: PipelineSpec;
+    local: ReadonlyMap<string, StageFunction>;
+  } {
+    if (pipeline instanceof Pipeline) return { spec: pipeline.spec, local: pipeline.functions };
+    return { spec: parseMessage(PipelineSpecSchema, pipeline, 'pipeline'), local: new Map() };
+  }
+
+  /** Subscribes to a run's events and watches its record. */
+  private listen(runId: string): PipelineRun {
+    const subject = pipelineEventsSubject(this.prefix, runId);
+    const sub = this.o.nc.subscribe(subject);
+    const store = this.store;
+    const abort = new AbortController();
+    const close = (): void => {
+      sub.unsubscribe();
+      abort.abort();
+    };
+    return {
+      runId,
+      subject,
+      close,
+      async result(): Promise<RunRecord> {
+        for await (const record of store.watchRecord(runId, abort.signal)) {
+          if (isTerminal(record)) return record;
+        }
+        throw new DspexError(ErrorCode.Unavailable, `stopped waiting for run "${runId}"`);
+      },
+      async *[Symbol.asyncIterator](): AsyncIterator<PipelineEvent> {
+        try {
+          for await (const msg of sub) {
+            const parsed = PipelineEventSchema.safeParse(decode(msg.data, Encoding.Msgpack));
+            if (!parsed.success) continue;
+            yield parsed.data;
+            if (parsed.data.type === 'run.completed' || parsed.data.type === 'run.failed') break;
+          }
+        } finally {
+          sub.unsubscribe();
+        }
+      },
+    };
+  }
+
+  private publish(runId: string, event: PipelineEventBody): void {
+    try {
+      this.o.nc.publish(
+        pipelineEventsSubject(this.prefix, runId),
+        encode({ ...event, run_id: runId, ts: Date.now() }, Encoding.Msgpack),
+      );
+    } catch (error) {
+      this.logger.warn({ err: error, run: runId }, 'could not publish a pipeline event');
+    }
+  }
+
+  /** Runs one attempt of a run as a supervised run actor; resolves when it ends or is stopped. */
+  private async execute(
+    job: PipelineJob,
+    attempt: number,
+    local: ReadonlyMap<string, StageFunction>,
+  ): Promise<RunEnd> {
+    const runId = job.run_id;
+    const node = this.o.nodeId;
+    const started = Date.now();
+    let graph: PipelineGraph;
+    try {
+      graph = analysePipeline(job.pipeline);
+    } catch (error) {
+      const wire =
+        error instanceof DspexError
+          ? error.toWire()
+          : { code: 'internal', message: String(error), retryable: false };
+      await this.store.putRecord({
+        ...base(job, node, attempt, started),
+        status: 'failed',
+        finished_at: Date.now(),
+        error: wire,
+      });
+      return { persisted: true };
+    }
+    await this.store.putRecord({ ...base(job, node, attempt, started), status: 'running' });
+
+    const ended = new Promise<RunEnd>((resolve) => this.active.set(runId, { settle: resolve }));
+    const store = this.store;
+    const deps = {
+      predict: this.o.predict,
+      lookup: (name: string) => local.get(name) ?? this.functions.get(name),
+    };
+    const stageLogic = stageMachine.provide({
+      actors: {
+        execute: fromPromise(async ({ input, signal }) => {
+          const outputs = await executeStage(graph.stages.get(input.stage)!.spec, input, signal, deps);
+          if (input.item !== undefined) await store.saveItem(runId, input.stage, input.item, outputs);
+          return outputs;
+        }),
+        save: fromPromise(async ({ input }) => {
+          const r = input.result;
+          await store.saveStage(
+            runId,
+            input.stage,
+            r.status === 'completed'
+              ? { status: 'completed', outputs: r.outputs, duration_ms: r.durationMs, node }
+              : { status: 'failed', error: r.error, duration_ms: r.durationMs, node },
+          );
+        }),
+      },
+      actions: {
+        notify: (_, { notice }) =>
+          this.publish(runId, {
+            type: 'stage.retrying',
+            stage: notice.stage,
+            ...(notice.item !== undefined && { item: notice.item }),
+            attempt: notice.attempt,
+            delay_ms: notice.delayMs,
+            error: notice.error,
+          }),
+      },
+    });
+    const logic = runMachine.provide({
+      actors: {
+        load: fromPromise(() => store.loadCheckpoints(runId)),
+        stage: stageLogic,
+        finish: fromPromise(
+          async ({ input }: { input: { runId: string; outcome: RunOutcome; durationMs: number } }) => {
+            const o = input.outcome;
+            await store.putRecord({
+              ...base(job, node, attempt, started),
+              status: o.status,
+              finished_at: Date.now(),
+              stages: o.stages,
+              outputs: o.outputs,
+              failures: o.failures,
+              skipped: o.skipped,
+              ...(o.error !== undefined && { error: o.error }),
+            });
+            this.active.get(runId)?.settle({ persisted: true });
+          },
+        ),
+      },
+      actions: { publish: (_, { event }) => this.publish(runId, event) },
+    });
+    const input: RunInput = {
+      runId,
+      graph,
+      inputs: job.inputs,
+      policy: job.policy,
+      node,
+      attempt,
+      limits: { maxItems: this.options.maxItems, concurrency: this.options.concurrency },
+      defaults: {
+        timeoutMs: this.options.stageTimeoutMs,
+        retries: this.options.retries,
+        backoffMs: this.options.backoffMs,
+      },
+      now: Date.now,
+    };
+    this.root.send({
+      type: 'supervisor.start_child',
+      spec: { id: runId, logic, input, restart: 'transient' },
+    });
+    try {
+      return await ended;
+    } finally {
+      this.active.delete(runId);
+    }
+  }
+
+  /** Stops a run on this node (its job, if durable, goes back to the stream). */
+  private abort(runId: string): void {
+    this.root.send({ type: 'supervisor.terminate_child', id: runId });
+    this.active.get(runId)?.settle({ persisted: false });
+  }
+
+  /** Runs in progress on this node. */
+  get running(): string[] {
+    return [...this.active.keys()];
+  }
+
+  async stop(): Promise<void> {
+    await this.runner?.stop();
+    for (const runId of [...this.active.keys()]) this.abort(runId);
+    this.root.send({ type: 'supervisor.stop' });
+    this.root.stop();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop();
+  }
+}
+
+function base(job: PipelineJob, node: string, attempt: number, started: number): RunRecord {
+  return {
+    run_id: job.run_id,
+    pipeline: job.pipeline.name,
+    status: 'running',
+    node,
+    attempt,
+    submitted_at: job.submitted_at,
+    started_at: started,
+  };
+}
+
+function newRunId(): string {
+  return `r-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
+}
