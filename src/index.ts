@@ -213,3 +213,11 @@ export type {
   SessionMetrics,
   SessionOpenRequest,
 } from './protocol/sessions.js';
+
+export { Orchestrator } from './orchestrator/orchestrator.js';
+export type { BatchRequest, BatchResult, CallEstimate, PoolView } from './orchestrator/orchestrator.js';
+export { planBatch } from './orchestrator/strategy.js';
+export type { Strategy, TaskAnalysis } from './orchestrator/strategy.js';
+export type { LatencyEstimate } from './orchestrator/pattern-store.js';
+export type { BatchProgress, ItemResult } from './actors/batch-machine.js';
+export { RoutingStrategy } from './runtime/routing.js';

@@ -37,7 +37,13 @@ const rate = (recent: boolean[]): number =>
   recent.length === 0 ? 0 : recent.filter(Boolean).length / recent.length;
 
 export const breakerMachine = setup({
-  types: { input: {} as BreakerInput, context: {} as BreakerContext, events: {} as BreakerEvent },
+  types: {
+    // The assertion types the input for XState; every field being optional makes eslint think it idle.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
+    input: {} as BreakerInput,
+    context: {} as BreakerContext,
+    events: {} as BreakerEvent,
+  },
   delays: { openFor: ({ context }) => context.currentOpenMs },
   guards: {
     tripped: ({ context }) =>

@@ -34,6 +34,8 @@ export type PoolEvent =
   | { type: 'recycle'; id: string; reason: string }
   /** Drain every local worker (graceful shutdown): they finish their calls and are not restarted. */
   | { type: 'drain' }
+  /** Grow or shrink the local workers to `size` (shrinking drains the newest ones). */
+  | { type: 'resize'; size: number }
   | { type: 'stop' };
 
 export interface PoolContext extends Omit<PoolInput, 'workerLogic'> {
@@ -62,6 +64,20 @@ function localSpec(context: PoolContext, slot: number): ChildSpec {
     'transient',
   );
 }
+
+/** The live worker actors under the pool's workers supervisor, by id. */
+function childRefs(self: AnyActorRef): Record<string, AnyActorRef | undefined> {
+  const workers = (self.getSnapshot() as { children: Record<string, AnyActorRef | undefined> }).children
+    .workers;
+  return (
+    (workers?.getSnapshot() as { children?: Record<string, AnyActorRef | undefined> } | undefined)
+      ?.children ?? {}
+  );
+}
+
+const isManaged = (ref: AnyActorRef | undefined): boolean =>
+  (ref?.getSnapshot() as { context?: { managed?: boolean }; status?: string } | undefined)?.context
+    ?.managed === true && (ref?.getSnapshot() as { status?: string }).status === 'active';
 
 function workerRef(self: AnyActorRef, id: string): AnyActorRef | undefined {
   const workers = (self.getSnapshot() as { children: Record<string, AnyActorRef | undefined> }).children
@@ -154,6 +170,31 @@ export const poolMachine = setup({
               spec: replacement,
             });
             enqueue.sendTo(old, { type: 'drain' });
+          }),
+        },
+        resize: {
+          actions: enqueueActions(({ context, event, self, enqueue }) => {
+            const local = Object.entries(childRefs(self))
+              .filter(([id, ref]) => isManaged(ref) && !context.retiring.includes(id))
+              .map(([id]) => id);
+            const missing = event.size - local.length;
+            if (missing > 0) {
+              for (let i = 0; i < missing; i++) {
+                enqueue.sendTo('workers', {
+                  type: 'supervisor.start_child',
+                  spec: localSpec(context, context.nextSlot + i),
+                });
+              }
+              enqueue.assign({ size: event.size, nextSlot: context.nextSlot + missing });
+              return;
+            }
+            const slot = (id: string): number => Number(id.slice(id.lastIndexOf('-') + 1));
+            const victims = local.sort((a, b) => slot(b) - slot(a)).slice(0, -missing);
+            for (const id of victims) {
+              const ref = childRefs(self)[id];
+              if (ref !== undefined) enqueue.sendTo(ref, { type: 'drain' });
+            }
+            enqueue.assign({ size: event.size, retiring: [...context.retiring.slice(-100), ...victims] });
           }),
         },
         drain: {

@@ -11,6 +11,11 @@ const token = z.string().regex(/^[A-Za-z0-9_-]+$/, 'expected letters, digits, "_
 export const PoolOptionsSchema = z.strictObject({
   /** Local workers this node keeps running (0: route only to workers started elsewhere). @default 1 */
   size: z.number().int().min(0).max(256).default(1),
+  /**
+   * Most local workers the orchestrator may grow the pool to (for a batch that would miss its
+   * deadline); it shrinks back to `size` when idle. @default `size` (no growth)
+   */
+  maxSize: z.number().int().min(0).max(256).optional(),
   /** Calls one worker runs at once. @default 4 */
   concurrency: z.number().int().min(1).max(1024).default(4),
   /** Calls allowed to wait for a free worker; beyond it callers get 429. @default 1000 */

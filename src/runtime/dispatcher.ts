@@ -243,7 +243,7 @@ export class Dispatcher {
     return new Promise<PredictReply>((resolve, reject) => {
       let settled = false;
       let pending = 1;
-      let lastError: unknown;
+      let lastError: DspexError | undefined;
       const onResult = (p: Promise<PredictReply>): void => {
         p.then(
           (reply) => {
@@ -254,7 +254,7 @@ export class Dispatcher {
             }
           },
           (error: unknown) => {
-            lastError = error;
+            lastError = toDspexError(error);
             if (--pending === 0 && !settled) {
               settled = true;
               clearTimeout(timer);

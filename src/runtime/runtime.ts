@@ -31,6 +31,7 @@ import {
   type ResolvedRuntimeConfig,
   type RuntimeConfig,
 } from './config.js';
+import { Orchestrator, type PoolView } from '../orchestrator/orchestrator.js';
 import { Dispatcher } from './dispatcher.js';
 import { startNatsServer, type NatsServer } from './nats-server.js';
 import { NodeRegistry } from './node-registry.js';
@@ -88,6 +89,8 @@ export interface Runtime extends AsyncDisposable {
   readonly variables: VariableStore;
   /** DSPy optimizers in the optimizer pool and distributed searches over variables (docs/optimization.md). */
   readonly optimizer: Optimizer;
+  /** Task analysis, strategies, batch runs, latency predictions and the shared pattern store. */
+  readonly orchestrator: Orchestrator;
   /** Pipelines: run, stream events, durable runs on the work queue (docs/pipelines.md); 503 when disabled. */
   readonly pipelines: PipelineEngine;
   /** Sessions persisted in KV (docs/sessions.md); 503 when `sessions.enabled` is false. */
@@ -151,6 +154,8 @@ class RuntimeNode implements Runtime {
   private readonly dispatcher: Dispatcher;
   private readonly launchers = new Map<string, WorkerLauncher>();
   private readonly pools = new Map<string, ResolvedPoolOptions>();
+  /** Local sizes the orchestrator set, where they differ from the configured ones. */
+  private readonly sizes = new Map<string, number>();
   private readonly registry: NodeRegistry;
   readonly tools: NatsToolRegistry;
   private readonly router: LlmRouter;
@@ -158,6 +163,7 @@ class RuntimeNode implements Runtime {
   private pipes: PipelineEngine | undefined;
   private sess: SessionStore | undefined;
   readonly optimizer: Optimizer;
+  readonly orchestrator: Orchestrator;
   private root: Actor<typeof supervisorMachine> | undefined;
   private service: Service | undefined;
   private hbSub: Subscription | undefined;
@@ -193,6 +199,7 @@ class RuntimeNode implements Runtime {
           breaker: p?.breaker ?? {},
         };
       },
+      onAttempt: (result) => this.orchestrator.observe(result),
       onRecycle: (pool, worker) => {
         logger.info({ pool, worker }, 'recycling worker after its call budget');
         this.poolRef(pool)?.send({ type: 'recycle', id: worker, reason: 'call budget' });
@@ -221,6 +228,14 @@ class RuntimeNode implements Runtime {
       logger,
       defaultTimeoutMs: config.callTimeoutMs,
     });
+    this.orchestrator = new Orchestrator({
+      nodeId,
+      prefix: config.prefix,
+      logger,
+      predict: (request, options) => this.predict(request, options),
+      pool: (name) => this.poolView(name),
+      resize: (pool, size) => this.resizePool(pool, size),
+    });
     this.optimizer = new Optimizer({
       nc,
       subjects: this.subjects,
@@ -248,7 +263,7 @@ class RuntimeNode implements Runtime {
     const command = this.config.worker.command ?? defaultWorkerCommand();
     const url = this.config.worker.natsUrl ?? this.servers[0]!;
     for (const [name, pool] of this.pools) {
-      if (pool.size === 0) continue;
+      if (pool.size === 0 && (pool.maxSize ?? 0) === 0) continue;
       const launchOptions = {
         command,
         natsUrl: url,
@@ -274,6 +289,7 @@ class RuntimeNode implements Runtime {
       },
     });
     this.registry.start();
+    await this.orchestrator.start(this.nc, () => [...this.pools.keys()]);
     this.root = createActor(supervisorMachine, {
       input: {
         id: `${this.nodeId}.pools`,
@@ -484,12 +500,39 @@ class RuntimeNode implements Runtime {
     return this.router;
   }
 
+  /** The orchestrator's view of a pool: capacity, queue, sizes. */
+  private poolView(name: string): PoolView | undefined {
+    const pool = this.pools.get(name);
+    if (pool === undefined) return undefined;
+    const live = this.dispatcher.poolWorkers(name).filter((w) => w.state === 'ready' || w.state === 'busy');
+    return {
+      capacity: live.reduce((n, w) => n + w.concurrency, 0),
+      queued: this.dispatcher.queueLength(name),
+      inflight: live.reduce((n, w) => n + w.inflight, 0),
+      size: this.sizes.get(name) ?? pool.size,
+      baseSize: pool.size,
+      maxSize: Math.max(pool.size, pool.maxSize ?? pool.size),
+      concurrency: pool.concurrency,
+    };
+  }
+
+  /** Grows or shrinks a pool's local workers within [0, maxSize] (pools with a launcher only). */
+  private resizePool(name: string, size: number): void {
+    const pool = this.pools.get(name);
+    if (pool === undefined || !this.launchers.has(name)) return;
+    const target = Math.max(0, Math.min(size, Math.max(pool.size, pool.maxSize ?? pool.size)));
+    if (target === (this.sizes.get(name) ?? pool.size)) return;
+    this.sizes.set(name, target);
+    this.logger.info({ pool: name, size: target }, 'resizing pool');
+    this.poolRef(name)?.send({ type: 'resize', size: target });
+  }
+
   status(): StatusReply {
     return buildStatus({
       nodes: this.registry.list(),
       pools: [...this.pools.entries()].map(([name, pool]) => ({
         name,
-        options: pool,
+        options: { ...pool, size: this.sizes.get(name) ?? pool.size },
         queueLength: this.dispatcher.queueLength(name),
         workers: this.dispatcher.poolWorkers(name),
       })),
@@ -543,6 +586,7 @@ class RuntimeNode implements Runtime {
     await this.vars?.close().catch(() => undefined);
     await this.sess?.stop().catch(() => undefined);
     this.hbSub?.unsubscribe();
+    await this.orchestrator.stop().catch(() => undefined);
     await this.nc.drain().catch(() => undefined);
     await this.server?.stop();
     this.logger.info('node stopped');

@@ -137,6 +137,17 @@ describe('pool machine', () => {
     expect(workers()['by-hand']!.getSnapshot().value).toEqual({ alive: 'ready' });
   });
 
+  it('grows and shrinks its local workers on resize, draining the newest first', () => {
+    const w = recordingWorkers();
+    const { actor, workers } = startPool(w.logic);
+    actor.send({ type: 'resize', size: 4 });
+    expect(w.spawned.sort()).toEqual(['general-abc-0', 'general-abc-1', 'general-abc-2', 'general-abc-3']);
+    actor.send({ type: 'resize', size: 1 });
+    expect(w.terminated.sort()).toEqual(['general-abc-1', 'general-abc-2', 'general-abc-3']);
+    expect(workers()['general-abc-0']!.getSnapshot().value).toEqual({ alive: 'starting' });
+    expect(actor.getSnapshot().context.size).toBe(1);
+  });
+
   it('stops its workers and ends stopped on stop', () => {
     const { actor } = startPool(recordingWorkers().logic);
     actor.send({ type: 'stop' });
