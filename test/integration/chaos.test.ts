@@ -87,7 +87,7 @@ describe('a worker killed with SIGKILL under load', () => {
     await Promise.race([Promise.all(loops), new Promise((r) => setTimeout(r, 25_000))]);
 
     const lost = counts.sent - settled.size;
-     
+
     console.log(
       `chaos: sent ${counts.sent}, succeeded ${counts.succeeded}, failed ${counts.failed}, lost ${lost}, ${Date.now() - started} ms`,
     );
