@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { DspexError, ErrorCode, isDspexError } from '../errors.js';
 import { decode, encode, Encoding } from '../protocol/codec.js';
 import { Header } from '../protocol/headers.js';
+import { replyBody } from '../protocol/reply.js';
 import {
   CancelReplySchema,
   CompileReplySchema,
@@ -20,7 +21,6 @@ import {
   type OptimizeEvent,
   type WorkerCompileRequest,
 } from '../protocol/optimize.js';
-import { ErrorReplySchema } from '../protocol/schemas.js';
 import type { Subjects } from '../protocol/subjects.js';
 import type { VariableStore } from '../variables/store.js';
 import { TrialLedger } from './ledger.js';
@@ -210,13 +210,5 @@ export async function requestReply(
     if (error instanceof RequestError && error.isNoResponders()) throw noResponders();
     throw new DspexError(ErrorCode.DeadlineExceeded, `${what}: no reply in time`, { cause: error });
   }
-  const reply = decode(msg.data, Encoding.Msgpack);
-  const status = msg.headers?.get(Header.ErrorCode);
-  if (status !== undefined && status !== '') {
-    const parsed = ErrorReplySchema.safeParse(reply);
-    throw parsed.success
-      ? DspexError.fromWire(parsed.data.error, Number(status))
-      : new DspexError(ErrorCode.Internal, msg.headers?.get(Header.Error) ?? 'error reply without a body');
-  }
-  return reply;
+  return replyBody(msg, Encoding.Msgpack);
 }

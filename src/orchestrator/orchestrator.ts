@@ -60,7 +60,7 @@ const SHRINK_IDLE_MS = 30_000;
 /**
  * The orchestration engine: analyses a task (module, signature, batch size, deadline, history of
  * similar tasks in the pattern store), chooses a strategy (parallelism, pool growth within its
- * limit, attempts), runs it as a supervised-by-the-caller batch actor with progress and ETA, and
+ * limit), runs it as a supervised-by-the-caller batch actor with progress and ETA, and
  * gives pools it grew back when they have been idle. Routing-level adaptation (slow and failing
  * workers, breakers, hedging) happens in the dispatcher for every call.
  */

@@ -3,17 +3,14 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { Logger } from 'pino';
 import { decode, encode, Encoding } from '../protocol/codec.js';
+import type { AttemptResult } from '../runtime/dispatcher.js';
 import { LatencyStats } from './latency-stats.js';
 
 /** What the store learns from: one finished attempt on a worker. */
-export interface PatternSample {
-  pool: string;
-  worker: string;
-  module: string;
-  signature: string;
-  latencyMs: number;
-  ok: boolean;
-}
+export type PatternSample = Pick<
+  AttemptResult,
+  'pool' | 'worker' | 'module' | 'signature' | 'latencyMs' | 'ok'
+>;
 
 /** A prediction of how long a call will take before it runs. */
 export interface LatencyEstimate {

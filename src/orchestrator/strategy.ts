@@ -32,8 +32,6 @@ export interface Strategy {
   predictedMs: number | undefined;
   /** Grow the pool to this many local workers first (undefined: no change). */
   growTo: number | undefined;
-  /** Attempts per item (on distinct workers) for retryable failures. */
-  attempts: number;
   /** Why, in a few words, for logs and the result. */
   reason: string;
 }
@@ -61,13 +59,10 @@ export function planBatch(a: TaskAnalysis): Strategy {
     }
     reason = `grow to ${growTo} workers to meet the deadline`;
   }
-  // Flaky calls get one more attempt than usual; reliable ones keep the default.
-  const attempts = a.errorRate > 0.2 ? 4 : 3;
   return {
     parallelism,
     predictedMs: a.itemLatencyMs === undefined ? undefined : predictedMs,
     growTo,
-    attempts,
     reason,
   };
 }

@@ -1,10 +1,10 @@
 import { headers as natsHeaders, RequestError, type NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { DspexError, ErrorCode } from '../errors.js';
-import { decode, encode, Encoding } from '../protocol/codec.js';
+import { encode, Encoding } from '../protocol/codec.js';
 import { Header } from '../protocol/headers.js';
+import { replyBody } from '../protocol/reply.js';
 import {
-  ErrorReplySchema,
   PredictReplySchema,
   StatusReplySchema,
   type PredictReply,
@@ -80,15 +80,7 @@ export async function createClient(options: ClientOptions = {}): Promise<Client>
         cause: error,
       });
     }
-    const reply = decode(msg.data, encoding);
-    const status = msg.headers?.get(Header.ErrorCode);
-    if (status !== undefined && status !== '') {
-      const parsed = ErrorReplySchema.safeParse(reply);
-      throw parsed.success
-        ? DspexError.fromWire(parsed.data.error, Number(status))
-        : new DspexError(ErrorCode.Internal, msg.headers?.get(Header.Error) ?? 'error reply without a body');
-    }
-    return reply;
+    return replyBody(msg, encoding);
   }
 
   const close = async (): Promise<void> => {

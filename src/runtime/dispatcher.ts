@@ -10,10 +10,10 @@ import {
 import type { WorkerUpdate } from '../actors/worker-machine.js';
 import { DspexError, ErrorCode, isDspexError } from '../errors.js';
 import { LatencyStats } from '../orchestrator/latency-stats.js';
-import { decode, encode, Encoding } from '../protocol/codec.js';
+import { encode, Encoding } from '../protocol/codec.js';
 import { Header } from '../protocol/headers.js';
+import { replyBody } from '../protocol/reply.js';
 import {
-  ErrorReplySchema,
   PredictReplySchema,
   type PredictReply,
   type WorkerHeartbeat,
@@ -517,16 +517,11 @@ export class Dispatcher {
         .then(
           (msg) => {
             w.attempts.delete(abort);
-            const status = msg.headers?.get(Header.ErrorCode);
-            const body = decode(msg.data, Encoding.Msgpack);
-            if (status !== undefined && status !== '') {
-              const parsed = ErrorReplySchema.safeParse(body);
-              const message = msg.headers?.get(Header.Error) ?? 'worker error';
-              reject(
-                parsed.success
-                  ? DspexError.fromWire(parsed.data.error, Number(status))
-                  : new DspexError(ErrorCode.Internal, `worker ${w.id}: ${message}`),
-              );
+            let body: unknown;
+            try {
+              body = replyBody(msg, Encoding.Msgpack, `worker ${w.id}`);
+            } catch (error) {
+              reject(toDspexError(error));
               return;
             }
             const reply = PredictReplySchema.safeParse(body);

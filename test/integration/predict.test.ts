@@ -114,7 +114,16 @@ describe('predict over the wire', () => {
     const info = (await nc.request('$SRV.INFO.dspex', '', { timeout: 5000 })).json<{
       endpoints: Array<{ subject: string }>;
     }>();
-    expect(info.endpoints.map((e) => e.subject).sort()).toEqual(['dspex.rpc.predict', 'dspex.rpc.status']);
+    const subjects = info.endpoints.map((e) => e.subject);
+    for (const subject of [
+      'dspex.rpc.predict',
+      'dspex.rpc.status',
+      'dspex.rpc.var.get',
+      'dspex.rpc.pipeline.run',
+    ]) {
+      expect(subjects).toContain(subject);
+    }
+    expect(subjects.every((s) => s.startsWith('dspex.rpc.'))).toBe(true);
   });
 
   it('rejects a body that is not msgpack with 400 and keeps serving', async () => {

@@ -28,7 +28,7 @@ describe('batch machine', () => {
         }),
       },
     });
-    const strategy = { parallelism: 2, predictedMs: 10, growTo: 3, attempts: 3, reason: 'test' };
+    const strategy = { parallelism: 2, predictedMs: 10, growTo: 3, reason: 'test' };
     const actor = createActor(machine, { input: { items: 3, strategy, startedAt: Date.now() } });
     const progress: BatchProgress[] = [];
     actor.on('batch.progress', (p) => progress.push(p));
