@@ -80,6 +80,50 @@ async function runBatch(rt: Runtime, pool: string, n: number, tag: string) {
   return { total_ms: performance.now() - started, latencies, errors };
 }
 
+/**
+ * Resource prediction: before each call, the orchestrator's estimate (pattern store + queue); after
+ * it, the measured latency. Four callers keep the pool busy, so queueing is part of what is predicted.
+ */
+async function predictionRow(rt: Runtime, c: Case, n: number): Promise<BenchRow> {
+  const errors: number[] = [];
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < n) {
+      const i = next++;
+      const estimate = rt.orchestrator.estimate({
+        module: 'Predict',
+        signature: 'question -> answer',
+        pool: c.pool,
+      });
+      const t = performance.now();
+      try {
+        await rt.predict({
+          module: 'Predict',
+          signature: 'question -> answer',
+          inputs: { question: `predict ${c.pool} ${i}` },
+          pool: c.pool,
+          config: { cache: false },
+        });
+      } catch (error) {
+        if (!(error instanceof DspexError)) throw error;
+      }
+      const actual = performance.now() - t;
+      if (estimate.predictedMs !== undefined) errors.push(Math.abs(estimate.predictedMs - actual) / actual);
+    }
+  };
+  await Promise.all(Array.from({ length: 4 }, () => lane()));
+  const sorted = [...errors].sort((a, b) => a - b);
+  return {
+    subject: `${c.label}: latency prediction before each call (adaptive)`,
+    baseline: false,
+    metrics: {
+      n: errors.length,
+      mean_abs_error_pct: (100 * errors.reduce((a, b) => a + b, 0)) / Math.max(1, errors.length),
+      median_abs_error_pct: 100 * (sorted[Math.floor(sorted.length / 2)] ?? 0),
+    },
+  };
+}
+
 const scenario: Scenario = {
   name: 'adaptation',
   description:
@@ -119,6 +163,7 @@ const scenario: Scenario = {
               baseline: strategy === 'round_robin',
               metrics: { n, p50_ms: s.p50_ms, p95_ms: s.p95_ms, total_ms: r.total_ms, errors: r.errors },
             });
+            if (strategy === 'adaptive') rows.push(await predictionRow(rt, c, quick ? 24 : 60));
           } finally {
             await rt.stop();
           }

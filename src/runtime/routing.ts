@@ -74,8 +74,11 @@ export function route(workers: Iterable<RoutableWorker>, o: RouteOptions): Route
   let anyCandidate = false;
   for (const w of workers) {
     if (o.excluded.has(w.id)) continue;
-    if (w.id === o.affinity && isAllowed(w)) {
-      return hasRoom(w) ? { kind: 'worker', id: w.id } : { kind: 'wait', for: w.id };
+    // Plain rotation is blind to breakers too: it keeps its turn's worker while that one lives.
+    const blind = o.strategy === RoutingStrategy.RoundRobin;
+    if (w.id === o.affinity && (blind ? isLive(w) : isAllowed(w))) {
+      const room = blind ? w.inflight < w.concurrency : hasRoom(w);
+      return room ? { kind: 'worker', id: w.id } : { kind: 'wait', for: w.id };
     }
     if (isLive(w) || w.state === 'starting') anyCandidate = true;
     all.push(w);

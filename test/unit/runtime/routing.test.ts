@@ -116,6 +116,15 @@ describe('routing', () => {
   });
 
   describe('round robin', () => {
+    it('keeps a call on its turn’s worker even when that worker’s breaker is open', () => {
+      expect(
+        route([w('a', { allowed: false, inflight: 4 }), w('b')], opts({ affinity: 'a' }, 'round_robin')),
+      ).toEqual({
+        kind: 'wait',
+        for: 'a',
+      });
+    });
+
     it('takes live workers in turn, blind to load: a full one is waited for', () => {
       const cursor = { value: 0 };
       const workers = [w('a'), w('b', { inflight: 4 }), w('c'), w('d', { state: 'draining' })];
