@@ -107,8 +107,12 @@ export const nodeCommand: Command<NodeCommandOptions> = {
         ]);
         if (ready) io.stdout(`dspex node ${rt.nodeId} ready on ${rt.servers.join(',')}`);
       }
-      await stopRequested;
+      const failure = await Promise.race([stopRequested.then(() => undefined), rt.failed]);
       await rt.stop();
+      if (failure !== undefined) {
+        io.stderr(`dspex node: ${failure.message}`);
+        return ExitCode.Failed;
+      }
       return ExitCode.Ok;
     } catch (error) {
       logger.error({ err: error }, 'node failed');

@@ -101,6 +101,12 @@ export interface Runtime extends AsyncDisposable {
   status(): StatusReply;
   /** Resolves once `count` workers of `pool` are ready (or rejects after `timeoutMs`). */
   waitForWorkers(pool?: string, count?: number, timeoutMs?: number): Promise<void>;
+  /**
+   * Settles if the node fails for good: its pools supervisor exceeded its own restart intensity
+   * (pools kept crashing), so it serves no local workers. Never settles otherwise. A process
+   * manager should restart the node (the CLI exits 1).
+   */
+  readonly failed: Promise<DspexError>;
   /** Drains calls, stops workers, closes the connection and the private server. */
   stop(): Promise<void>;
 }
@@ -170,6 +176,8 @@ class RuntimeNode implements Runtime {
   private inflight = 0;
   private idle: (() => void) | undefined;
   private stopping: Promise<void> | undefined;
+  private fail: ((error: DspexError) => void) | undefined;
+  readonly failed = new Promise<DspexError>((resolve) => (this.fail = resolve));
 
   constructor(
     private readonly config: ResolvedRuntimeConfig,
@@ -301,6 +309,22 @@ class RuntimeNode implements Runtime {
     this.root.on('*', (event: { type: string; id?: string }) => {
       this.metrics.supervisorEvents.inc({ supervisor: 'pools', event: event.type });
       this.logger.info({ event }, 'pool supervisor event');
+    });
+    this.root.subscribe({
+      complete: () => {
+        const output = this.root?.getSnapshot().output;
+        if (output?.status !== 'crashed' || this.stopping !== undefined) return;
+        const error = new DspexError(
+          ErrorCode.Unavailable,
+          `node ${this.nodeId}: its pools kept crashing (${output.reason})`,
+          {
+            details: { lastFailure: output.lastFailure },
+          },
+        );
+        this.logger.fatal({ err: error }, 'pools supervisor gave up');
+        this.metrics.supervisorEvents.inc({ supervisor: 'pools', event: 'node.failed' });
+        this.fail?.(error);
+      },
     });
     this.root.start();
     await this.router.start(this.nc);

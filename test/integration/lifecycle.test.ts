@@ -49,4 +49,23 @@ describe('runtime lifecycle', () => {
       timeoutMs: 10_000,
     });
   });
+
+  it('reports itself failed when its pools keep crashing past every restart intensity', async () => {
+    // A worker command that exits at once: every worker crashes, every pool gives up, then the node.
+    const rt = await createRuntime({
+      pools: { general: { size: 1, intensity: { maxRestarts: 1, periodMs: 60_000 } } },
+      worker: { command: ['/bin/false'] },
+      logger: testLogger(),
+    });
+    try {
+      const failure = await Promise.race([
+        rt.failed,
+        new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 30_000)),
+      ]);
+      expect(failure).toMatchObject({ code: 'unavailable' });
+      expect(failure?.message).toMatch(/pools kept crashing/);
+    } finally {
+      await rt.stop();
+    }
+  });
 });
