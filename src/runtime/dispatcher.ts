@@ -329,6 +329,19 @@ export class Dispatcher {
     return stats;
   }
 
+  /** Whether this node already routes `session` to a worker. */
+  hasAffinity(session: string): boolean {
+    return this.affinity.has(session);
+  }
+
+  /**
+   * Starts a session on a worker another node chose for it (from the session record), so its calls
+   * keep going to that worker from here too; ignored when the node already routes the session.
+   */
+  seedAffinity(session: string, worker: string): void {
+    if (!this.affinity.has(session)) this.bind(session, worker);
+  }
+
   private bind(session: string, worker: string): void {
     if (this.affinity.get(session) === worker) return;
     this.affinity.delete(session);

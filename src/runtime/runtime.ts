@@ -160,6 +160,8 @@ class RuntimeNode implements Runtime {
   private readonly dispatcher: Dispatcher;
   private readonly launchers = new Map<string, WorkerLauncher>();
   private readonly pools = new Map<string, ResolvedPoolOptions>();
+  /** Sessions whose affinity this node already looked up. */
+  private readonly sessionsSeen = new Set<string>();
   /** Local sizes the orchestrator set, where they differ from the configured ones. */
   private readonly sizes = new Map<string, number>();
   private readonly registry: NodeRegistry;
@@ -481,6 +483,7 @@ class RuntimeNode implements Runtime {
     }
     this.inflight++;
     try {
+      if (session !== undefined) await this.seedAffinity(session, pool);
       const call = this.router.run(body, { deadline, trace, session, pool });
       if (session !== undefined) this.sess?.observe(session, body, pool, call, trace);
       return await call;
@@ -522,6 +525,22 @@ class RuntimeNode implements Runtime {
 
   get llm(): LlmLayer {
     return this.router;
+  }
+
+  /**
+   * The first time this node sees a session, it continues on the worker the session record names
+   * (chosen by whichever node served it before). One KV read per session and node, bounded.
+   */
+  private async seedAffinity(session: string, pool: string): Promise<void> {
+    if (this.sess === undefined || this.sessionsSeen.has(session) || this.dispatcher.hasAffinity(session))
+      return;
+    this.sessionsSeen.add(session);
+    if (this.sessionsSeen.size > 10_000) this.sessionsSeen.delete(this.sessionsSeen.values().next().value!);
+    const record = await this.sess.get(session).catch(() => undefined);
+    const affinity = record?.affinity;
+    if (affinity !== undefined && affinity !== null && affinity.pool === pool) {
+      this.dispatcher.seedAffinity(session, affinity.worker);
+    }
   }
 
   /** The orchestrator's view of a pool: capacity, queue, sizes. */
