@@ -4,7 +4,8 @@
  * per-key TTL). Values are stored as msgpack so any node (or language) can read them.
  */
 import type { NatsConnection } from '@nats-io/nats-core';
-import { Kvm, type KV } from '@nats-io/kv';
+import { type KV } from '@nats-io/kv';
+import { openBucket } from '../runtime/kv-bucket.js';
 import type { Logger } from 'pino';
 import type { Counter } from 'prom-client';
 import { decode, encode, Encoding } from '../protocol/codec.js';
@@ -51,7 +52,7 @@ export interface SharedTier {
 
 /** Opens (or creates) the KV bucket `bucket` with a bucket-level TTL. */
 export async function openKvTier(nc: NatsConnection, bucket: string, ttlMs: number): Promise<SharedTier> {
-  const kv: KV = await new Kvm(nc).create(bucket, { ttl: ttlMs, history: 1 });
+  const kv: KV = await openBucket(nc, bucket, { ttl: ttlMs, history: 1 });
   return {
     async get(key) {
       const entry = await kv.get(key);

@@ -6,7 +6,8 @@
  * is taken over by compare-and-set, so a dead optimizer does not block a study.
  */
 import type { NatsConnection } from '@nats-io/nats-core';
-import { Kvm, type KV } from '@nats-io/kv';
+import { type KV } from '@nats-io/kv';
+import { openBucket } from '../runtime/kv-bucket.js';
 import { z } from 'zod';
 import { decode, encode, Encoding } from '../protocol/codec.js';
 import { isWrongLastSequence } from '../variables/buckets.js';
@@ -58,7 +59,7 @@ export class TrialLedger {
 
   /** Opens (or creates) the ledger bucket. */
   static async open(nc: NatsConnection, nodeId: string, o: LedgerOptions): Promise<TrialLedger> {
-    const kv = await new Kvm(nc).create(o.bucket, {
+    const kv = await openBucket(nc, o.bucket, {
       history: 1,
       replicas: o.replicas ?? 1,
       storage: o.storage ?? 'file',

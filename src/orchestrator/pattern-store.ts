@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { Kvm, type KV } from '@nats-io/kv';
+import { type KV } from '@nats-io/kv';
 import type { Logger } from 'pino';
 import { decode, encode, Encoding } from '../protocol/codec.js';
 import type { AttemptResult } from '../runtime/dispatcher.js';
 import { LatencyStats } from './latency-stats.js';
+import { openBucket } from '../runtime/kv-bucket.js';
 
 /** What the store learns from: one finished attempt on a worker. */
 export type PatternSample = Pick<
@@ -58,7 +59,7 @@ export class PatternStore {
   /** Opens (or creates) the shared bucket and loads what other nodes learnt. */
   async start(nc: NatsConnection): Promise<void> {
     try {
-      this.kv = await new Kvm(nc).create(`${this.o.prefix}_patterns`, { history: 1, ttl: 24 * 3600 * 1000 });
+      this.kv = await openBucket(nc, `${this.o.prefix}_patterns`, { history: 1, ttl: 24 * 3600 * 1000 });
       await this.load();
     } catch (err) {
       this.o.logger.warn({ err }, 'pattern store runs without its shared bucket');

@@ -15,7 +15,8 @@ import {
   type Consumer,
   type JetStreamClient,
 } from '@nats-io/jetstream';
-import { Kvm, type KV } from '@nats-io/kv';
+import { type KV } from '@nats-io/kv';
+import { openBucket } from '../runtime/kv-bucket.js';
 import { decode, encode, Encoding } from '../protocol/codec.js';
 import {
   CheckpointSchema,
@@ -109,7 +110,7 @@ export class RunStore {
           if (!exists) throw error;
         });
     }
-    const kv = await new Kvm(nc).create(names.bucket, {
+    const kv = await openBucket(nc, names.bucket, {
       history: 1,
       ttl: o.ttlMs,
       storage: o.storage === 'memory' ? StorageType.Memory : StorageType.File,

@@ -8,7 +8,8 @@
 import { randomBytes } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { JetStreamApiCodes, JetStreamApiError, StorageType } from '@nats-io/jetstream';
-import { Kvm, type KV, type KvEntry } from '@nats-io/kv';
+import { type KV, type KvEntry } from '@nats-io/kv';
+import { openBucket } from '../runtime/kv-bucket.js';
 import { pino, type Logger } from 'pino';
 import { createActor, fromPromise, type Actor, type ActorRefFrom } from 'xstate';
 import { DspexError, ErrorCode } from '../errors.js';
@@ -50,7 +51,7 @@ export interface OpenSessionOptions {
 export async function createSessionStore(o: SessionStoreOptions): Promise<SessionStore> {
   const options = SessionsOptionsSchema.parse(o.options ?? {});
   const bucket = options.bucket ?? `${o.prefix ?? 'dspex'}_sessions`;
-  const kv = await new Kvm(o.nc).create(bucket, {
+  const kv = await openBucket(o.nc, bucket, {
     history: 1,
     ttl: options.maxTtlMs,
     storage: options.storage === 'memory' ? StorageType.Memory : StorageType.File,

@@ -4,7 +4,8 @@
  */
 import type { NatsConnection } from '@nats-io/nats-core';
 import { jetstreamManager, JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
-import { Kvm, type KV, type KvEntry } from '@nats-io/kv';
+import { openBucket } from '../runtime/kv-bucket.js';
+import { type KV, type KvEntry } from '@nats-io/kv';
 import { decode, encode, Encoding } from '../protocol/codec.js';
 import {
   VarLeaseSchema,
@@ -51,24 +52,23 @@ export async function openBuckets(
   names: BucketNames,
   o: ResolvedVariablesOptions,
 ): Promise<Buckets> {
-  const kvm = new Kvm(nc);
   const storage = o.storage;
   const common = { replicas: o.replicas, storage } as const;
   const [values, leases, observers] = await Promise.all([
-    kvm.create(names.values, {
+    openBucket(nc, names.values, {
       ...common,
       history: o.history,
       maxValueSize: o.maxValueBytes,
       description: 'dspex variables',
       republish: { src: `$KV.${names.values}.>`, dest: `${names.events}.>` },
     }),
-    kvm.create(names.leases, {
+    openBucket(nc, names.leases, {
       ...common,
       history: 1,
       ttl: o.leaseTtlMs,
       description: 'dspex variable leases',
     }),
-    kvm.create(names.observers, {
+    openBucket(nc, names.observers, {
       ...common,
       history: 1,
       ttl: o.observerTtlMs,
