@@ -1,4 +1,4 @@
-import { headers as natsHeaders, type NatsConnection } from '@nats-io/nats-core';
+import type { NatsConnection } from '@nats-io/nats-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   DspexError,
@@ -17,25 +17,7 @@ import { decode, Encoding } from '../../src/protocol/codec.js';
 import { eventually } from '../harness/eventually.js';
 import { client, startNats, type NatsServer } from '../harness/nats.js';
 import { startRuntime } from '../harness/runtime.js';
-
-/** Sends a JSON request to a public endpoint; returns the status (0 for success) and the body. */
-/** A decoded reply: an error body, or any other map. */
-interface Reply {
-  error?: { code: string; message: string; details?: Record<string, unknown> };
-  [key: string]: unknown;
-}
-
-async function call(
-  nc: NatsConnection,
-  subject: string,
-  body: unknown,
-): Promise<{ status: number; body: Reply }> {
-  const h = natsHeaders();
-  h.set('Content-Type', 'application/json');
-  const msg = await nc.request(subject, JSON.stringify(body), { timeout: 30_000, headers: h });
-  const status = Number(msg.headers?.get('Nats-Service-Error-Code') || 0);
-  return { status, body: decode(msg.data, Encoding.Json) as Reply };
-}
+import { callJson } from '../harness/wire.js';
 
 async function collect(run: AsyncIterable<PipelineEvent>): Promise<PipelineEvent[]> {
   const events: PipelineEvent[] = [];
@@ -208,7 +190,7 @@ describe('pipelines on a runtime node with real DSPy workers', () => {
         if (e.type === 'run.completed' || e.type === 'run.failed') break;
       }
     })();
-    const reply = await call(nc, 'dspex.rpc.pipeline.run', {
+    const reply = await callJson(nc, 'dspex.rpc.pipeline.run', {
       run_id: runId,
       inputs: { topic: 'tides' },
       pipeline: {
@@ -250,7 +232,7 @@ describe('pipelines on a runtime node with real DSPy workers', () => {
       status: 'completed',
       outputs: { answer: 'answer for Why tides?' },
     });
-    const got = await call(nc, 'dspex.rpc.pipeline.get', { run_id: runId });
+    const got = await callJson(nc, 'dspex.rpc.pipeline.get', { run_id: runId });
     expect(got.body).toMatchObject({
       status: 'completed',
       attempt: 1,
@@ -265,20 +247,20 @@ describe('pipelines on a runtime node with real DSPy workers', () => {
       op: 'identity',
       inputs: { x: { stage: reads } },
     });
-    const cycle = await call(nc, 'dspex.rpc.pipeline.run', {
+    const cycle = await callJson(nc, 'dspex.rpc.pipeline.run', {
       pipeline: { name: 'c', stages: [stage('a', 'c'), stage('b', 'a'), stage('c', 'b')] },
     });
     expect(cycle.status).toBe(422);
     expect(cycle.body.error!.message).toContain('dependency cycle: a → b → c → a');
     expect(cycle.body.error!.details).toMatchObject({ field: 'pipeline.stages.0', stage: 'a' });
 
-    const dangling = await call(nc, 'dspex.rpc.pipeline.run', {
+    const dangling = await callJson(nc, 'dspex.rpc.pipeline.run', {
       pipeline: { name: 'd', stages: [stage('a', 'nowhere')] },
     });
     expect(dangling.status).toBe(422);
     expect(dangling.body.error!.details).toMatchObject({ field: 'pipeline.stages.0.inputs.x', stage: 'a' });
 
-    const output = await call(nc, 'dspex.rpc.pipeline.run', {
+    const output = await callJson(nc, 'dspex.rpc.pipeline.run', {
       pipeline: {
         name: 'o',
         stages: [
@@ -290,19 +272,19 @@ describe('pipelines on a runtime node with real DSPy workers', () => {
     expect(output.status).toBe(422);
     expect(output.body.error!.message).toContain('reads output "answer" of stage "p", which produces a');
 
-    const unknownFn = await call(nc, 'dspex.rpc.pipeline.run', {
+    const unknownFn = await callJson(nc, 'dspex.rpc.pipeline.run', {
       pipeline: { name: 'f', stages: [{ id: 'x', kind: 'fn', fn: 'not-registered' }] },
     });
     expect(unknownFn.status).toBe(404);
     expect(unknownFn.body.error!.details).toMatchObject({ field: 'pipeline.stages.0.fn', stage: 'x' });
 
-    const badShape = await call(nc, 'dspex.rpc.pipeline.run', {
+    const badShape = await callJson(nc, 'dspex.rpc.pipeline.run', {
       pipeline: { name: 'b', stages: [{ id: 'x', kind: 'teleport' }] },
     });
     expect(badShape.status).toBe(400);
     expect(badShape.body.error?.details).toMatchObject({ field: 'pipeline.stages.0.kind' });
 
-    const missingInput = await call(nc, 'dspex.rpc.pipeline.run', {
+    const missingInput = await callJson(nc, 'dspex.rpc.pipeline.run', {
       pipeline: {
         name: 'm',
         stages: [{ id: 'x', kind: 'transform', op: 'identity', inputs: { q: { input: 'question' } } }],

@@ -1,34 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { headers as natsHeaders, type NatsConnection } from '@nats-io/nats-core';
+import type { NatsConnection } from '@nats-io/nats-core';
 import { Kvm } from '@nats-io/kv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Runtime, SessionRecord } from '../../src/index.js';
-import { decode, Encoding } from '../../src/protocol/codec.js';
 import { eventually } from '../harness/eventually.js';
 import { client, startNats, type NatsServer } from '../harness/nats.js';
 import { alive } from '../harness/process.js';
 import { startRuntime } from '../harness/runtime.js';
-
-/** A decoded reply: an error body, or any other map. */
-interface Reply {
-  error?: { code: string; message: string; details?: Record<string, unknown> };
-  [key: string]: unknown;
-}
-
-async function call(
-  nc: NatsConnection,
-  subject: string,
-  body: unknown,
-): Promise<{ status: number; body: Reply }> {
-  const h = natsHeaders();
-  h.set('Content-Type', 'application/json');
-  const msg = await nc.request(subject, JSON.stringify(body), { timeout: 30_000, headers: h });
-  return {
-    status: Number(msg.headers?.get('Nats-Service-Error-Code') || 0),
-    body: decode(msg.data, Encoding.Json) as Reply,
-  };
-}
+import { callJson } from '../harness/wire.js';
 
 describe('sessions persisted in KV', () => {
   let srv: NatsServer;
@@ -63,7 +43,7 @@ describe('sessions persisted in KV', () => {
   });
 
   it('keeps state, history, metrics and worker affinity reachable from another node after the first dies', async () => {
-    const opened = await call(nc, 'dspex.rpc.session.open', {
+    const opened = await callJson(nc, 'dspex.rpc.session.open', {
       id: 'chat-1',
       ttl_ms: 120_000,
       state: { user: 'ada' },
@@ -78,7 +58,7 @@ describe('sessions persisted in KV', () => {
     });
 
     for (const question of ['one?', 'two?']) {
-      const reply = await call(nc, 'dspex.rpc.predict', {
+      const reply = await callJson(nc, 'dspex.rpc.predict', {
         module: 'Predict',
         signature: 'question -> answer',
         inputs: { question },
@@ -87,7 +67,7 @@ describe('sessions persisted in KV', () => {
       expect(reply.body).toMatchObject({ outputs: { answer: `answer for ${question}` } });
     }
     // A failed call counts too (422: the input does not match the signature).
-    const bad = await call(nc, 'dspex.rpc.predict', {
+    const bad = await callJson(nc, 'dspex.rpc.predict', {
       module: 'Predict',
       signature: 'question -> answer',
       inputs: { question: 3 },
@@ -95,7 +75,7 @@ describe('sessions persisted in KV', () => {
     });
     expect(bad.status).toBe(422);
     await eventually(async () =>
-      expect((await call(nc, 'dspex.rpc.session.get', { id: 'chat-1' })).body.metrics).toMatchObject({
+      expect((await callJson(nc, 'dspex.rpc.session.get', { id: 'chat-1' })).body.metrics).toMatchObject({
         calls: 3,
       }),
     );
@@ -129,11 +109,11 @@ describe('sessions persisted in KV', () => {
       state: { user: 'ada', turn: 3 },
       optimization: { demos: [{ q: 'x' }] },
     });
-    const viaWire = await call(nc, 'dspex.rpc.session.get', { id: 'chat-1' });
+    const viaWire = await callJson(nc, 'dspex.rpc.session.get', { id: 'chat-1' });
     expect(viaWire.body).toMatchObject({ node: 'node-b', state: { turn: 3 } });
-    const closed = await call(nc, 'dspex.rpc.session.close', { id: 'chat-1' });
+    const closed = await callJson(nc, 'dspex.rpc.session.close', { id: 'chat-1' });
     expect(closed.body).toMatchObject({ id: 'chat-1', status: 'closed' });
-    const gone = await call(nc, 'dspex.rpc.session.get', { id: 'chat-1' });
+    const gone = await callJson(nc, 'dspex.rpc.session.get', { id: 'chat-1' });
     expect(gone.status).toBe(404);
     expect(gone.body.error!.details).toEqual({ field: 'id' });
   });
@@ -144,7 +124,7 @@ describe('sessions persisted in KV', () => {
     expect(opened.expires_at - opened.created_at).toBe(1000);
     expect((await b!.sessions.get('short')).id).toBe('short');
     await eventually(
-      async () => expect((await call(nc, 'dspex.rpc.session.get', { id: 'short' })).status).toBe(404),
+      async () => expect((await callJson(nc, 'dspex.rpc.session.get', { id: 'short' })).status).toBe(404),
       {
         timeoutMs: 10_000,
       },
@@ -156,15 +136,15 @@ describe('sessions persisted in KV', () => {
   });
 
   it('answers bad requests with a 4xx naming the field', async () => {
-    const badId = await call(nc, 'dspex.rpc.session.open', { id: 'has space' });
+    const badId = await callJson(nc, 'dspex.rpc.session.open', { id: 'has space' });
     expect(badId.status).toBe(400);
     expect(badId.body.error?.details).toMatchObject({ field: 'id' });
-    const shortTtl = await call(nc, 'dspex.rpc.session.open', { ttl_ms: 5 });
+    const shortTtl = await callJson(nc, 'dspex.rpc.session.open', { ttl_ms: 5 });
     expect(shortTtl.status).toBe(400);
     expect(shortTtl.body.error?.details).toMatchObject({ field: 'ttl_ms' });
-    const unknown = await call(nc, 'dspex.rpc.session.get', { id: 'never-opened' });
+    const unknown = await callJson(nc, 'dspex.rpc.session.get', { id: 'never-opened' });
     expect(unknown.status).toBe(404);
-    const generated = await call(nc, 'dspex.rpc.session.open', {});
+    const generated = await callJson(nc, 'dspex.rpc.session.open', {});
     expect(String(generated.body.id)).toMatch(/^s-[0-9a-f]{16}$/);
   });
 });
