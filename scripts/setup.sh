@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what dspex needs and is missing: Debian's nats-server, the npm packages (npm ci), and
-# the Python worker's venv (python/.venv from python/requirements.lock). Safe to run repeatedly:
+# the Python worker's venv (python/.venv from python/requirements-dev.lock: the worker's runtime
+# pins plus its dev tools). Safe to run repeatedly:
 # each step is skipped when already done for the current lock files.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,12 +28,12 @@ if ! stamp_ok node_modules/.dspex-stamp "$npm_sum"; then
   echo "$npm_sum" > node_modules/.dspex-stamp
 fi
 
-py_sum=$(cat python/requirements.lock python/pyproject.toml | sha256sum | cut -d' ' -f1)
+py_sum=$(cat python/requirements-dev.lock python/pyproject.toml | sha256sum | cut -d' ' -f1)
 if ! stamp_ok python/.venv/.dspex-stamp "$py_sum"; then
   say "creating the Python worker venv (python/.venv)"
   rm -rf python/.venv
   python3 -m venv python/.venv
-  python/.venv/bin/pip install --quiet --disable-pip-version-check -r python/requirements.lock
+  python/.venv/bin/pip install --quiet --disable-pip-version-check -r python/requirements-dev.lock
   python/.venv/bin/pip install --quiet --disable-pip-version-check --no-deps -e python
   echo "$py_sum" > python/.venv/.dspex-stamp
 fi

@@ -12,6 +12,7 @@ import os
 import secrets
 import sys
 
+from . import __version__
 from .logs import configure_logging
 from .worker import WorkerOptions
 
@@ -27,6 +28,7 @@ def _positive(text: str) -> int:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="dspex-worker", description=__doc__.split("\n")[0] if __doc__ else None)
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     p.add_argument("--nats", default=os.environ.get("DSPEX_NATS_URL", "nats://127.0.0.1:4222"),
                    help="NATS server URL (env DSPEX_NATS_URL; default nats://127.0.0.1:4222)")
     p.add_argument("--pool", default=None, help="pool name (required)")
