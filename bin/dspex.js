@@ -1,23 +1,29 @@
 #!/usr/bin/env node
-// The `dspex` command. Runs the compiled CLI (dist/, from `npm run build`) when there is one, else
-// the TypeScript sources through tsx (a devDependency), so it works in a source checkout too.
+// The `dspex` command. An installed package (and the Docker image) has no src/ and runs the
+// compiled CLI in dist/. A source checkout runs its TypeScript sources through tsx (a
+// devDependency), so it never runs a stale build; without tsx it falls back to dist/.
 import { existsSync } from 'node:fs';
 
-const built = new URL('../dist/src/cli/main.js', import.meta.url);
+const source = new URL('../src/cli/main.ts', import.meta.url);
+const built = new URL('../dist/cli/main.js', import.meta.url);
 let cli;
-if (existsSync(built)) {
-  cli = await import(built.href);
-} else {
-  let register;
+let register;
+if (existsSync(source)) {
   try {
     ({ register } = await import('tsx/esm/api'));
   } catch {
-    process.stderr.write(
-      'dspex: not built (run `npm run build`) and tsx is not installed (run `npm install`)\n',
-    );
-    process.exit(1);
+    register = undefined;
   }
+}
+if (register !== undefined) {
   register();
-  cli = await import(new URL('../src/cli/main.ts', import.meta.url).href);
+  cli = await import(source.href);
+} else if (existsSync(built)) {
+  cli = await import(built.href);
+} else {
+  process.stderr.write(
+    'dspex: no compiled CLI in dist/ and no tsx to run the sources: run `npm run build` or `npm install`\n',
+  );
+  process.exit(1);
 }
 await cli.run();

@@ -82,7 +82,10 @@ export const RuntimeOptionsSchema = z.strictObject({
   /** How local workers are started. */
   worker: z
     .strictObject({
-      /** Worker command. @default `python/.venv/bin/dspex-worker` of this checkout, else `dspex-worker` */
+      /**
+       * Worker command. @default env `DSPEX_WORKER_BIN`, else this package's `python/.venv`, else the
+       * venv of `dspex worker install` in the user cache dir, else `dspex-worker` on PATH
+       */
       command: z.array(z.string().min(1)).min(1).optional(),
       /** `zygote` forks workers from one pre-imported Python parent; `direct` starts each alone. */
       launcher: z.enum(['zygote', 'direct']).default('zygote'),

@@ -1,11 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { DspexError, ErrorCode } from '../errors.js';
+import { locateWorker } from './worker-location.js';
 
 /** How a pool's local worker processes are started. */
 export interface WorkerLaunchOptions {
@@ -47,17 +45,12 @@ export interface WorkerLauncher {
   close(graceMs?: number): Promise<void>;
 }
 
-/** The worker command of this checkout (`python/.venv/bin/dspex-worker`), else `dspex-worker` on PATH. */
+/**
+ * The worker command: `DSPEX_WORKER_BIN`, else this package's `python/.venv`, else the venv of
+ * `dspex worker install` in the user cache dir, else `dspex-worker` on PATH (see {@link locateWorker}).
+ */
 export function defaultWorkerCommand(): string[] {
-  const fromEnv = process.env.DSPEX_WORKER_BIN;
-  if (fromEnv !== undefined && fromEnv !== '') return [fromEnv];
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    const candidate = join(dir, 'python', '.venv', 'bin', 'dspex-worker');
-    if (existsSync(candidate)) return [candidate];
-    dir = dirname(dir);
-  }
-  return ['dspex-worker'];
+  return locateWorker().command;
 }
 
 function workerArgs(o: WorkerLaunchOptions): string[] {

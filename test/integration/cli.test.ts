@@ -133,6 +133,27 @@ describe('dspex CLI', () => {
     expect(result.stdout).toMatch(/^general-cli-test-0\s+general\s+ready\s/m);
   });
 
+  it('passes the container health check for a live node and a ready worker, and fails it otherwise', async () => {
+    // The Dockerfile's HEALTHCHECK: `dspex status --node self` with DSPEX_NODE_ID set.
+    const self = await dspex(['status', '--nats', nats.url, '--node', 'self'], { DSPEX_NODE_ID: 'cli-test' });
+    expect(self.code).toBe(0);
+    expect(self.stdout).toMatch(/^node cli-test: alive, last heartbeat [\d.]+s ago \(seen by cli-test\)$/m);
+    const worker = await dspex(['status', '--nats', nats.url, '--worker', 'general-cli-test-0']);
+    expect(worker.code).toBe(0);
+    expect(worker.stdout).toMatch(/^worker general-cli-test-0: ready in pool general/m);
+
+    const otherNode = await dspex(['status', '--nats', nats.url, '--node', 'cli-other']);
+    expect(otherNode.code).toBe(1);
+    expect(otherNode.stderr).toContain(
+      'node cli-other: not among the live nodes seen by cli-test (cli-test)',
+    );
+    const noWorker = await dspex(['status', '--nats', nats.url, '--worker', 'general-x']);
+    expect(noWorker.code).toBe(1);
+    const unset = await dspex(['status', '--nats', nats.url, '--node', 'self']);
+    expect(unset.code).toBe(2);
+    expect(unset.stderr).toContain('--node self: DSPEX_NODE_ID is not set');
+  });
+
   it('runs one prediction and prints its outputs', async () => {
     const args = [
       'predict',
