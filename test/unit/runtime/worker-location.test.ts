@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -115,5 +115,16 @@ describe('dspex worker (flags)', () => {
     expect(() => workerCommand.parse([], {})).toThrow('expected a subcommand: install or path');
     expect(() => workerCommand.parse(['uninstall'], {})).toThrow('unknown subcommand "uninstall"');
     expect(() => workerCommand.parse(['install', '--pyhton', 'x'], {})).toThrow("'--pyhton'");
+  });
+});
+
+describe('versions', () => {
+  it('agree between package.json, the runtime and the Python worker (the install checks the worker’s)', () => {
+    const root = packageRoot();
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
+    const py = /^__version__ = "([^"]+)"$/m.exec(
+      readFileSync(join(root, 'python', 'dspex_worker', '__init__.py'), 'utf8'),
+    );
+    expect([pkg.version, py?.[1]]).toEqual([VERSION, VERSION]);
   });
 });
