@@ -2,7 +2,13 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { isDspexError } from '../errors.js';
 import { VERSION } from '../runtime/version.js';
-import { locateWorker, packageRoot, workerCacheDir, type WorkerSource } from '../runtime/worker-location.js';
+import {
+  executable,
+  locateWorker,
+  packageRoot,
+  workerCacheDir,
+  type WorkerSource,
+} from '../runtime/worker-location.js';
 import { ExitCode, parseFlags, usageError, type CliIo, type Command } from './command.js';
 import { installWorker } from './worker-install.js';
 
@@ -88,6 +94,14 @@ function path(io: CliIo): ExitCode {
     io.stderr(
       `dspex worker path: no worker found (checked ${found.checked.join('; ')}). ` +
         'Fix: run `npx dspex worker install`, or set DSPEX_WORKER_BIN to a dspex-worker.',
+    );
+    return ExitCode.Failed;
+  }
+  const [bin = ''] = found.command;
+  if (found.source === 'env' && bin.includes('/') && !executable(bin)) {
+    io.stderr(
+      `dspex worker path: DSPEX_WORKER_BIN=${bin} is not an executable file. ` +
+        'Fix: point it at a dspex-worker, or unset it and run `npx dspex worker install`.',
     );
     return ExitCode.Failed;
   }

@@ -72,7 +72,8 @@ export function readInstallStamp(dir: string): InstallStamp | undefined {
   }
 }
 
-function executable(path: string): boolean {
+/** True when `path` is a file this process may execute. */
+export function executable(path: string): boolean {
   try {
     accessSync(path, constants.X_OK);
     return true;

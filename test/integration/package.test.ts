@@ -246,11 +246,12 @@ describe('the npm package, installed outside the repository', () => {
       /^dspex worker install: no Python 3\.11 or newer \(tried .*no-such-python: ENOENT\)\. Fix: install Python 3\.11/m,
     );
 
-    // An index nobody listens on (port 9, discard): pip cannot connect.
+    // An index nobody listens on (port 9, discard): pip cannot connect, as with no network.
     const offline = await npx(['dspex', 'worker', 'install'], {
       XDG_CACHE_HOME: join(dir, 'cache-3'),
       PIP_INDEX_URL: 'http://127.0.0.1:9/simple',
       PIP_FIND_LINKS: '',
+      PIP_RETRIES: '1', // one "Retrying … NewConnectionError" line, without pip's full backoff
     });
     expect(offline.code).toBe(1);
     expect(offline.stderr).toMatch(

@@ -30,10 +30,25 @@ describe('dspex main', () => {
     expect(await main([], capture())).toBe(2);
   });
 
-  it.each(['node', 'status', 'predict'])('prints the help of %s', async (name) => {
+  it.each(['node', 'status', 'predict', 'worker'])('prints the help of %s', async (name) => {
     const io = capture();
     expect(await main([name, '--help'], io)).toBe(0);
     expect(io.out.join('\n')).toContain(`Usage: dspex ${name}`);
+  });
+
+  it('prints the worker the runtime would start, and refuses a DSPEX_WORKER_BIN that is not executable', async () => {
+    const io = capture({ DSPEX_WORKER_BIN: process.execPath });
+    expect(await main(['worker', 'path'], io)).toBe(0);
+    expect(io.out).toEqual([process.execPath]);
+    expect(io.err).toEqual(['(from DSPEX_WORKER_BIN)']);
+    const bad = capture({ DSPEX_WORKER_BIN: '/nonexistent/dspex-worker' });
+    expect(await main(['worker', 'path'], bad)).toBe(1);
+    expect(bad.err[0]).toMatch(
+      /^dspex worker path: DSPEX_WORKER_BIN=\/nonexistent\/dspex-worker is not an executable file\. Fix: /,
+    );
+    const usage = capture();
+    expect(await main(['worker', 'remove'], usage)).toBe(2);
+    expect(usage.err[0]).toBe('dspex worker: unknown subcommand "remove" (expected install or path)');
   });
 
   it('rejects an unknown command with exit code 2', async () => {
