@@ -5,10 +5,17 @@ import { nodeCommand } from './node-command.js';
 import { predictCommand } from './predict-command.js';
 import { statusCommand } from './status-command.js';
 import { optimizeCommand } from './optimize.js';
+import { workerCommand } from './worker-command.js';
 
 // Each command has its own option type; the table only needs parse's result to reach run.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-const COMMANDS: ReadonlyArray<Command<any>> = [nodeCommand, statusCommand, predictCommand, optimizeCommand];
+const COMMANDS: ReadonlyArray<Command<any>> = [
+  nodeCommand,
+  statusCommand,
+  predictCommand,
+  optimizeCommand,
+  workerCommand,
+];
 
 const USAGE = `Usage: dspex <command> [options]
 
@@ -21,8 +28,8 @@ Options:
   -h, --help     show this help (dspex <command> --help for a command's options)
   -v, --version  print the version
 
-Environment: DSPEX_NATS_URL, DSPEX_NODE_ID, DSPEX_LM, DSPEX_PREFIX, DSPEX_LOG_LEVEL
-(see docs/configuration.md).`;
+Environment: DSPEX_NATS_URL, DSPEX_NATS_USER/PASSWORD/TOKEN/…, DSPEX_NODE_ID, DSPEX_LM,
+DSPEX_PREFIX, DSPEX_LOG_LEVEL (see docs/configuration.md and docs/security.md).`;
 
 /** The real process as a {@link CliIo}. */
 export function processIo(): CliIo {

@@ -13,8 +13,8 @@ import {
 import { subjects as makeSubjects } from '../protocol/subjects.js';
 import { DspexError, ErrorCode } from '../errors.js';
 import { ExitCode, parseFlags, positiveInt, usageError, type CliIo, type Command } from './command.js';
-import { connectClient, natsUrlFrom } from './connect.js';
-import { parseNatsUrls, type NatsTarget } from './nats-url.js';
+import { connectClient, CONNECTION_FLAGS, CONNECTION_HELP, connectionTarget } from './connect.js';
+import type { NatsTarget } from '../runtime/nats-url.js';
 
 /** What `dspex optimize` does. */
 export type OptimizeAction =
@@ -49,7 +49,7 @@ compile options:
   --pool NAME       pool that runs it (default optimizer)
   --json            print the whole reply as JSON (default: run id, status, score, variable)
 Common options:
-  --nats URL[,URL]  NATS server URL(s) (default env DSPEX_NATS_URL, else nats://127.0.0.1:4222)
+${CONNECTION_HELP}
   --timeout MS      deadline of the run (default 1800000)
   -h, --help        show this help
 
@@ -78,7 +78,7 @@ export const optimizeCommand: Command<OptimizeCommandOptions> = {
           variable: { type: 'string' },
           'run-id': { type: 'string' },
           pool: { type: 'string' },
-          nats: { type: 'string' },
+          ...CONNECTION_FLAGS,
           json: { type: 'boolean', default: false },
           timeout: { type: 'string' },
         },
@@ -122,9 +122,8 @@ export const optimizeCommand: Command<OptimizeCommandOptions> = {
       default:
         throw usageError('expected a verb: compile, watch or cancel', 'verb');
     }
-    const [urls, source] = natsUrlFrom(values.nats, env);
     return {
-      target: parseNatsUrls(urls, source),
+      target: connectionTarget(values, env),
       prefix: env.DSPEX_PREFIX || 'dspex',
       timeoutMs: positiveInt(values.timeout, '--timeout') ?? 30 * 60_000,
       action,
