@@ -111,6 +111,9 @@ export async function connectClient(
       ...natsConnectionOptions(target.servers, target, NatsRole.Client, 'dspex-cli'),
       timeout: timeoutMs,
       maxReconnectAttempts: 0,
+      // Fail at once with the server's reason (a refused certificate, a bad login) instead of
+      // retrying until the timeout.
+      reconnect: false,
     });
   } catch (error) {
     throw new DspexError(
