@@ -1,14 +1,21 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
+import { headers as natsHeaders } from '@nats-io/nats-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decode, encode, Encoding } from '../../src/protocol/codec.js';
+import { OptimizeEventSchema, type OptimizeEvent } from '../../src/protocol/optimize.js';
+import { createClient, type Client } from '../../src/runtime/client.js';
+import type { Runtime } from '../../src/runtime/runtime.js';
+import { startRuntime } from '../harness/runtime.js';
 import { eventually } from '../harness/eventually.js';
 import { collectViolations } from '../harness/permissions.js';
 import {
   exited,
   PASSWORDS,
+  passwordOf,
   shippedConfig,
   startShippedNats,
   type Role,
@@ -251,5 +258,100 @@ describe('the shipped nats.conf', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+const trainset = [
+  { question: 'Capital of France? Paris', answer: 'Paris' },
+  { question: 'What is 2+2?', answer: '4' },
+  { question: 'Colour of the sky: blue', answer: 'blue' },
+];
+
+describe('a node, its workers and a client under the shipped nats.conf', () => {
+  let srv: ShippedNats;
+  let dir: string;
+  let rt: Runtime;
+  let client: Client;
+
+  beforeAll(async () => {
+    srv = await startShippedNats();
+    dir = await mkdtemp(join(tmpdir(), 'dspex-conf-e2e-'));
+    await writeFile(join(dir, 'secret'), 'conf-e2e-cluster-worker-secret-1234\n', { mode: 0o600 });
+    rt = await startRuntime(srv.url, {
+      nats: { servers: srv.url, user: 'node', pass: passwordOf('node') },
+      nodeId: 'conf-test',
+      worker: { nats: { user: 'worker', pass: passwordOf('worker') }, secretFile: join(dir, 'secret') },
+      pools: { general: { size: 2 }, optimizer: { size: 1 } },
+    });
+    // As an application would: its own connection, with the defaults of createClient.
+    client = await createClient({ servers: srv.url, user: 'client', pass: passwordOf('client') });
+  }, 180_000);
+  afterAll(async () => {
+    await client?.close();
+    await rt?.stop();
+    await srv?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('serves predict, status and service discovery to the client', async () => {
+    const reply = await client.predict({
+      module: 'Predict',
+      signature: 'question -> answer',
+      inputs: { question: 'Who may call?' },
+    });
+    expect(reply.outputs).toEqual({ answer: 'answer for Who may call?' });
+    const status = await client.status();
+    expect(status.pools.find((p) => p.name === 'general')?.workers).toHaveLength(2);
+    const info = await client.nc.request('$SRV.INFO.dspex', '', { timeout: 5000 });
+    expect(info.json<{ name: string }>().name).toBe('dspex');
+  });
+
+  it('lets the client follow an optimizer run’s progress and cancel it through a node', async () => {
+    const nc = client.nc;
+    const events: OptimizeEvent[] = [];
+    nc.subscribe('dspex.events.optimize.conf-run', {
+      callback: (_e, msg) => {
+        const parsed = OptimizeEventSchema.safeParse(decode(msg.data, Encoding.Msgpack));
+        if (parsed.success) events.push(parsed.data);
+      },
+    });
+    await nc.flush();
+    const h = natsHeaders();
+    h.set('Dspex-Deadline', String(Date.now() + 120_000));
+    const run = nc.request(
+      'dspex.rpc.optimize.compile',
+      encode(
+        {
+          optimizer: 'BootstrapFewShotWithRandomSearch',
+          signature: 'question -> answer',
+          trainset: Array.from({ length: 30 }, () => trainset).flat(),
+          metric: { name: 'contains', field: 'answer' },
+          settings: { num_candidate_programs: 50 },
+          run_id: 'conf-run',
+        },
+        Encoding.Msgpack,
+      ),
+      { timeout: 120_000, headers: h },
+    );
+    await eventually(() => expect(events.some((e) => e.done > 0)).toBe(true), { timeoutMs: 60_000 });
+    const ack = await nc.request(
+      'dspex.rpc.optimize.cancel',
+      encode({ run_id: 'conf-run' }, Encoding.Msgpack),
+      {
+        timeout: 10_000,
+      },
+    );
+    expect(decode(ack.data, Encoding.Msgpack)).toMatchObject({ run_id: 'conf-run', cancelled: true });
+    expect(decode((await run).data, Encoding.Msgpack)).toMatchObject({
+      run_id: 'conf-run',
+      status: 'cancelled',
+    });
+    await eventually(() => expect(events.at(-1)?.status).toBe('cancelled'));
+  });
+
+  it('logged no permission violation and no dropped worker message', async () => {
+    expect(srv.stderr()).not.toMatch(/Violation/);
+    const rejected = await rt.metrics.workerIdentityRejected.get();
+    expect(rejected.values.reduce((n, v) => n + v.value, 0)).toBe(0);
   });
 });
