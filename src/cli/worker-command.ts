@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { isSubjectToken } from '../protocol/subjects.js';
-import { deriveWorkerKey, loadWorkerSecret } from '../runtime/worker-identity.js';
+import { deriveWorkerKey, loadWorkerSecrets } from '../runtime/worker-identity.js';
 import { ExitCode, parseFlags, usageError, type Command } from './command.js';
 
 export interface WorkerCommandOptions {
@@ -20,7 +20,8 @@ secret, from which every key can be derived):
 
 Options:
   --id ID              worker id (letters, digits, "_", "-"); repeatable
-  --secret-file FILE   the cluster worker secret (first line)   env DSPEX_WORKER_SECRET_FILE
+  --secret-file FILE   the cluster worker secret (its first line: the current secret)
+                                                                env DSPEX_WORKER_SECRET_FILE
                        (or env DSPEX_WORKER_SECRET; never on the command line)
   -h, --help           show this help
 
@@ -57,8 +58,11 @@ export const workerCommand: Command<WorkerCommandOptions> = {
     const flag = values['secret-file'];
     const secret =
       flag !== undefined
-        ? loadWorkerSecret(undefined, flag)
-        : loadWorkerSecret(env.DSPEX_WORKER_SECRET || undefined, env.DSPEX_WORKER_SECRET_FILE || undefined);
+        ? loadWorkerSecrets(undefined, flag)?.[0]
+        : loadWorkerSecrets(
+            env.DSPEX_WORKER_SECRET || undefined,
+            env.DSPEX_WORKER_SECRET_FILE || undefined,
+          )?.[0];
     if (secret === undefined) {
       throw usageError(
         'no cluster worker secret: give --secret-file or DSPEX_WORKER_SECRET_FILE',

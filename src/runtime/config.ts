@@ -104,7 +104,10 @@ export const RuntimeOptionsSchema = z.strictObject({
        * Prefer `secretFile`. Unset: open mode, worker identity is not checked.
        */
       secret: z.string().min(1).optional(),
-      /** File whose first line is the cluster worker secret. */
+      /**
+       * File holding the cluster worker secret on its first line; further lines are previous secrets
+       * still accepted during a rotation (docs/security.md).
+       */
       secretFile: z.string().min(1).optional(),
       /**
        * Names of further variables of the node's environment to pass to local workers. Workers get

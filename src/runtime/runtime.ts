@@ -50,7 +50,7 @@ import { workerProcessLogic } from './worker-process.js';
 import { DEFAULT_INBOX_PREFIX, natsConnectionOptions, NatsRole, type NatsAuth } from './nats-connect.js';
 import { resolveWorkerConnection } from './worker-connection.js';
 import { workerEnvironment } from './worker-env.js';
-import { loadWorkerSecret, WorkerIdentity } from './worker-identity.js';
+import { loadWorkerSecrets, WorkerIdentity } from './worker-identity.js';
 import { WorkerRequests } from './worker-requests.js';
 import { variableEndpoints } from '../variables/endpoints.js';
 import { Optimizer } from '../optimize/compile.js';
@@ -136,7 +136,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     node: nodeId,
   });
   const metrics = createMetrics(registry);
-  const secret = loadWorkerSecret(config.worker.secret, config.worker.secretFile);
+  const secrets = loadWorkerSecrets(config.worker.secret, config.worker.secretFile);
   let server: NatsServer | undefined;
   if (config.nats === undefined) {
     server = await startNatsServer();
@@ -148,7 +148,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     ...natsConnectionOptions(servers, auth, NatsRole.Node, `dspex-node-${nodeId}`),
     maxReconnectAttempts: -1,
   });
-  const identity = new WorkerIdentity({ secret, logger, rejected: metrics.workerIdentityRejected });
+  const identity = new WorkerIdentity({ secrets, logger, rejected: metrics.workerIdentityRejected });
   if (!identity.enforced && nc.info?.auth_required === true) {
     logger.warn(
       'no worker secret (worker.secretFile): worker identity is not checked, so anyone with the worker ' +

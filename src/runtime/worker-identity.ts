@@ -3,6 +3,7 @@
  * worker holds a key bound to its id, `HMAC-SHA256(secret, "dspex-worker:" + id)`, and signs its
  * heartbeats and replies with it; nodes hold the secret, derive the key of the id a message claims,
  * and drop what does not verify (docs/security.md). Without a secret, nothing is checked (open mode).
+ * During a rotation a node also accepts keys derived from previous secrets.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -46,40 +47,49 @@ export function replyMac(
 }
 
 /**
- * Reads the cluster worker secret: `secret` as given, else the first line of `secretFile`. A secret
- * shorter than {@link MIN_SECRET_BYTES} is refused (a short one can be guessed offline from one
- * signed message).
+ * Reads the cluster worker secrets: `secret` as given, else the lines of `secretFile` (blank lines
+ * and `#` comments skipped). The first is the current secret (local workers' keys are derived from
+ * it); later lines are previous secrets still accepted while a rotation rolls out (docs/security.md).
+ * A secret shorter than {@link MIN_SECRET_BYTES} is refused (a short one can be guessed offline from
+ * one signed message). Undefined when neither is given (open mode).
  */
-export function loadWorkerSecret(
+export function loadWorkerSecrets(
   secret: string | undefined,
   secretFile: string | undefined,
-): Buffer | undefined {
-  let text = secret;
-  if (text === undefined && secretFile !== undefined) {
+): Buffer[] | undefined {
+  let lines: string[] | undefined = secret === undefined ? undefined : [secret];
+  const field = secret === undefined ? 'worker.secretFile' : 'worker.secret';
+  if (lines === undefined && secretFile !== undefined) {
     try {
-      text = readFileSync(secretFile, 'utf8').split('\n')[0]?.trim();
+      lines = readFileSync(secretFile, 'utf8')
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l !== '' && !l.startsWith('#'));
     } catch (error) {
       throw new DspexError(
         ErrorCode.BadRequest,
         `worker.secretFile: cannot read ${secretFile}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
-        { details: { field: 'worker.secretFile' } },
+        { details: { field } },
       );
     }
+    if (lines.length === 0) {
+      throw new DspexError(ErrorCode.BadRequest, `worker.secretFile: ${secretFile} holds no secret`, {
+        details: { field },
+      });
+    }
   }
-  if (text === undefined) return undefined;
-  const bytes = Buffer.from(text, 'utf8');
-  if (bytes.length < MIN_SECRET_BYTES) {
-    throw new DspexError(
-      ErrorCode.BadRequest,
-      `worker secret: expected at least ${MIN_SECRET_BYTES} bytes, got ${bytes.length}`,
-      {
-        details: {
-          field: secretFile !== undefined && secret === undefined ? 'worker.secretFile' : 'worker.secret',
-        },
-      },
-    );
-  }
-  return bytes;
+  if (lines === undefined) return undefined;
+  return lines.map((text, i) => {
+    const bytes = Buffer.from(text, 'utf8');
+    if (bytes.length < MIN_SECRET_BYTES) {
+      throw new DspexError(
+        ErrorCode.BadRequest,
+        `worker secret${i > 0 ? ` (line ${i + 1})` : ''}: expected at least ${MIN_SECRET_BYTES} bytes, got ${bytes.length}`,
+        { details: { field } },
+      );
+    }
+    return bytes;
+  });
 }
 
 /** Why a message claiming to come from a worker was dropped. */
@@ -106,8 +116,8 @@ export interface HeartbeatStamp {
 }
 
 export interface WorkerIdentityOptions {
-  /** The cluster worker secret; undefined: open mode, nothing is checked. */
-  secret: Uint8Array | undefined;
+  /** The cluster worker secrets, current first; undefined or empty: open mode, nothing is checked. */
+  secrets: readonly Uint8Array[] | undefined;
   logger: Logger;
   /** Counts rejected messages by kind (`heartbeat`, `reply`) and reason. */
   rejected: Counter<'kind' | 'reason'>;
@@ -119,31 +129,45 @@ export interface WorkerIdentityOptions {
 const CACHE_LIMIT = 10_000;
 const LOG_EVERY_MS = 10_000;
 
-/** Verifies heartbeats and replies against the keys derived from the cluster worker secret. */
+/** Verifies heartbeats and replies against the keys derived from the cluster worker secrets. */
 export class WorkerIdentity {
   readonly enforced: boolean;
-  private readonly keys = new Map<string, Buffer>();
+  /** Keys by worker id, one per secret (current first). */
+  private readonly keys = new Map<string, Buffer[]>();
+  private readonly secrets: readonly Uint8Array[];
   private readonly lastBeat = new Map<string, { startedAt: number; seq: number }>();
   private readonly lastLog = new Map<string, number>();
   private readonly freshnessMs: number;
   private readonly now: () => number;
 
   constructor(private readonly o: WorkerIdentityOptions) {
-    this.enforced = o.secret !== undefined;
+    this.secrets = o.secrets ?? [];
+    this.enforced = this.secrets.length > 0;
     this.freshnessMs = o.freshnessMs ?? 120_000;
     this.now = o.now ?? Date.now;
   }
 
-  /** The key of worker `id` (derived once, then cached). */
+  /** The key of worker `id` from the current secret: what a local worker is given. */
   keyOf(id: string): Buffer {
-    let key = this.keys.get(id);
-    if (key === undefined) {
-      if (this.o.secret === undefined)
-        throw new DspexError(ErrorCode.Internal, 'no worker secret configured');
-      key = deriveWorkerKey(this.o.secret, id);
-      bounded(this.keys, id, key);
-    }
+    const key = this.keysOf(id)[0];
+    if (key === undefined) throw new DspexError(ErrorCode.Internal, 'no worker secret configured');
     return key;
+  }
+
+  /** The keys of worker `id`, one per accepted secret (derived once, then cached). */
+  private keysOf(id: string): Buffer[] {
+    let keys = this.keys.get(id);
+    if (keys === undefined) {
+      keys = this.secrets.map((secret) => deriveWorkerKey(secret, id));
+      bounded(this.keys, id, keys);
+    }
+    return keys;
+  }
+
+  /** True when `sig` is the MAC some accepted key of `id` gives (`mac` computes it for a key). */
+  private verifies(id: string, sig: string, mac: (key: Buffer) => Buffer): boolean {
+    if (sig.length !== 64) return false;
+    return this.keysOf(id).some((key) => macEquals(sig, mac(key)));
   }
 
   /**
@@ -159,7 +183,7 @@ export class WorkerIdentity {
     const id = subject.slice(subject.lastIndexOf('.') + 1);
     const sig = headers?.get(SIGNATURE_HEADER) ?? '';
     if (sig === '') return RejectReason.Unsigned;
-    if (!isSubjectToken(id) || !macEquals(sig, heartbeatMac(this.keyOf(id), subject, data)))
+    if (!isSubjectToken(id) || !this.verifies(id, sig, (key) => heartbeatMac(key, subject, data)))
       return RejectReason.BadSignature;
     return undefined;
   }
@@ -196,7 +220,7 @@ export class WorkerIdentity {
     if (expected !== undefined && claimed !== '' && claimed !== expected) return RejectReason.WrongWorker;
     if (!isSubjectToken(worker)) return RejectReason.BadSignature;
     const code = msg.headers?.get(ERROR_CODE_HEADER) ?? '';
-    return macEquals(sig, replyMac(this.keyOf(worker), replySubject, worker, code, msg.data))
+    return this.verifies(worker, sig, (key) => replyMac(key, replySubject, worker, code, msg.data))
       ? undefined
       : RejectReason.BadSignature;
   }

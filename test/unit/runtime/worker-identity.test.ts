@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { headers as natsHeaders, type Msg } from '@nats-io/nats-core';
 import fc from 'fast-check';
 import { pino } from 'pino';
@@ -7,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import {
   deriveWorkerKey,
   heartbeatMac,
-  loadWorkerSecret,
+  loadWorkerSecrets,
   RejectReason,
   replyMac,
   WorkerIdentity,
@@ -31,7 +33,7 @@ const NOW = 1_800_000_000_000;
 
 function identity(secret: Buffer | null = SECRET): WorkerIdentity {
   return new WorkerIdentity({
-    secret: secret ?? undefined,
+    secrets: secret === null ? undefined : [secret],
     logger: pino({ level: 'silent' }),
     rejected: new Counter({
       name: 'r',
@@ -221,10 +223,53 @@ describe('worker identity', () => {
     );
   });
 
+  it('accepts keys of previous secrets during a rotation, and gives local workers the current one', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dspex-secret-'));
+    const file = join(dir, 'secret');
+    const current = 'the-new-cluster-secret-0000000001';
+    const previous = 'the-old-cluster-secret-0000000000';
+    writeFileSync(file, `# rotated 2026-12-01\n${current}\n\n${previous}\n`);
+    const secrets = loadWorkerSecrets(undefined, file)!;
+    expect(secrets.map(String)).toEqual([current, previous]);
+    const id = new WorkerIdentity({
+      secrets,
+      logger: pino({ level: 'silent' }),
+      rejected: new Counter({
+        name: 'r',
+        help: 'r',
+        labelNames: ['kind', 'reason'],
+        registers: [new Registry()],
+      }),
+    });
+    expect(id.keyOf('w-1')).toEqual(deriveWorkerKey(Buffer.from(current), 'w-1'));
+    const body = new Uint8Array([1, 2, 3]);
+    for (const s of [current, previous]) {
+      const sig = heartbeatMac(deriveWorkerKey(Buffer.from(s), 'w-1'), 'dspex.hb.worker.w-1', body).toString(
+        'hex',
+      );
+      expect(
+        id.checkHeartbeatSignature('dspex.hb.worker.w-1', body, reply(body, { 'Dspex-Sig': sig }).headers),
+      ).toBe(undefined);
+    }
+    const retired = heartbeatMac(
+      deriveWorkerKey(Buffer.from('a-retired-secret-00000000'), 'w-1'),
+      'dspex.hb.worker.w-1',
+      body,
+    );
+    expect(
+      id.checkHeartbeatSignature(
+        'dspex.hb.worker.w-1',
+        body,
+        reply(body, { 'Dspex-Sig': retired.toString('hex') }).headers,
+      ),
+    ).toBe(RejectReason.BadSignature);
+    rmSync(dir, { recursive: true });
+  });
+
   it('refuses a short secret and names where it came from', () => {
-    expect(() => loadWorkerSecret('too-short', undefined)).toThrow(/at least 16 bytes/);
-    expect(() => loadWorkerSecret(undefined, '/no/such/file')).toThrow(/worker.secretFile: cannot read/);
-    expect(loadWorkerSecret(undefined, undefined)).toBeUndefined();
-    expect(loadWorkerSecret('a'.repeat(16), undefined)?.length).toBe(16);
+    expect(() => loadWorkerSecrets('too-short', undefined)).toThrow(/at least 16 bytes/);
+    expect(() => loadWorkerSecrets(undefined, '/no/such/file')).toThrow(/worker.secretFile: cannot read/);
+    expect(loadWorkerSecrets(undefined, undefined)).toBeUndefined();
+    expect(loadWorkerSecrets('a'.repeat(16), undefined)?.[0]?.length).toBe(16);
   });
 });
