@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decode, encode, Encoding } from '../../src/protocol/codec.js';
 import { OptimizeEventSchema, type OptimizeEvent } from '../../src/protocol/optimize.js';
 import { createClient, type Client } from '../../src/runtime/client.js';
-import type { Runtime } from '../../src/runtime/runtime.js';
+import { createRuntime, type Runtime } from '../../src/runtime/runtime.js';
+import { pino } from 'pino';
 import { startRuntime } from '../harness/runtime.js';
 import { eventually } from '../harness/eventually.js';
 import { collectViolations } from '../harness/permissions.js';
@@ -347,6 +348,19 @@ describe('a node, its workers and a client under the shipped nats.conf', () => {
       status: 'cancelled',
     });
     await eventually(() => expect(events.at(-1)?.status).toBe('cancelled'));
+  });
+
+  it('warns at start when the server requires a login and no worker secret is set (open mode)', async () => {
+    const lines: string[] = [];
+    const open = await createRuntime({
+      nats: { servers: srv.url, user: 'node', pass: passwordOf('node') },
+      pools: { general: { size: 0 } },
+      serve: false,
+      logger: pino({ level: 'warn' }, { write: (l: string) => void lines.push(l) }),
+    });
+    await open.stop();
+    expect(lines.join('')).toMatch(/no worker secret.*worker identity is not checked/);
+    expect(lines.join('')).not.toContain(passwordOf('node'));
   });
 
   it('logged no permission violation and no dropped worker message', async () => {
