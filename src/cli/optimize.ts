@@ -4,6 +4,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { pino } from 'pino';
 import { Optimizer, requestReply } from '../optimize/compile.js';
 import {
+  CancelReplySchema,
   CompileReplySchema,
   RunStatus,
   type CompileReply,
@@ -135,7 +136,18 @@ export const optimizeCommand: Command<OptimizeCommandOptions> = {
     const optimizer = cliOptimizer(conn.client.nc, prefix);
     switch (action.kind) {
       case 'cancel': {
-        const ack = await optimizer.cancel(action.runId);
+        // Through a node's public endpoint: the `client` user of nats.conf may not reach workers.
+        const subject = makeSubjects(prefix).rpc('optimize.cancel');
+        const ack = CancelReplySchema.parse(
+          await requestReply(
+            conn.client.nc,
+            subject,
+            { run_id: action.runId },
+            Date.now() + Math.min(timeoutMs, 10_000),
+            subject,
+            () => new DspexError(ErrorCode.Unavailable, `no dspex node answers ${subject}`),
+          ),
+        );
         io.stdout(`cancel sent: run ${ack.run_id} on worker ${ack.worker}`);
         return ExitCode.Ok;
       }

@@ -10,6 +10,7 @@ import { OptimizeEventSchema, type OptimizeEvent } from '../../src/protocol/opti
 import { createClient, type Client } from '../../src/runtime/client.js';
 import { createRuntime, type Runtime } from '../../src/runtime/runtime.js';
 import { pino } from 'pino';
+import { main } from '../../src/cli/main.js';
 import { startRuntime } from '../harness/runtime.js';
 import { eventually } from '../harness/eventually.js';
 import { collectViolations } from '../harness/permissions.js';
@@ -348,6 +349,19 @@ describe('a node, its workers and a client under the shipped nats.conf', () => {
       status: 'cancelled',
     });
     await eventually(() => expect(events.at(-1)?.status).toBe('cancelled'));
+  });
+
+  it('lets the CLI, as the client user, cancel through a node', async () => {
+    const err: string[] = [];
+    const io = {
+      stdout: () => {},
+      stderr: (l: string) => err.push(l),
+      env: { DSPEX_NATS_USER: 'client', DSPEX_NATS_PASSWORD: passwordOf('client') },
+      onSignal: () => () => {},
+    };
+    expect(await main(['optimize', 'cancel', 'no-such-run', '--nats', srv.url], io)).toBe(1);
+    expect(err.at(-1)).toMatch(/not_found: run no-such-run is not running/);
+    expect(srv.stderr()).not.toMatch(/Violation/);
   });
 
   it('warns at start when the server requires a login and no worker secret is set (open mode)', async () => {
