@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { headers as natsHeaders } from '@nats-io/nats-core';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decode, encode, Encoding } from '../../src/protocol/codec.js';
 import { OptimizeEventSchema, type OptimizeEvent } from '../../src/protocol/optimize.js';
@@ -216,6 +217,35 @@ describe('the shipped nats.conf', () => {
     }
     await Promise.all([tester.close(), observer.close()]);
   }
+
+  it.each(['node', 'worker', 'client'] as const)(
+    'lets %s read generated inbox subjects under its own prefix only',
+    async (role) => {
+      // Random inbox subjects as nats.js, nats-py and other clients make them, under every prefix.
+      const token = fc.stringMatching(/^[A-Za-z0-9_-]{1,22}$/);
+      const subjectsOf = (prefix: string, seed: number): string[] =>
+        fc
+          .sample(fc.array(token, { minLength: 1, maxLength: 4 }), { numRuns: 15, seed })
+          .map((tokens) => [prefix, ...tokens].join('.'));
+      const own = subjectsOf(`_INBOX_${role}`, 1);
+      const foreign = ['_INBOX', '_INBOX_node', '_INBOX_worker', '_INBOX_client', '_INBOX_other']
+        .filter((p) => p !== `_INBOX_${role}`)
+        .flatMap((p, i) => subjectsOf(p, 10 + i));
+      const tester = await srv.connectAs(role);
+      const violations = collectViolations(tester);
+      const got = new Set<string>();
+      for (const s of [...own, ...foreign])
+        tester.subscribe(s, { callback: (_e, m) => void got.add(m.subject) });
+      await tester.flush();
+      const observer = await srv.connectAs('observer');
+      for (const s of [...foreign, ...own]) observer.publish(s, 'probe');
+      await observer.flush();
+      await eventually(() => expect(own.every((s) => got.has(s))).toBe(true), { timeoutMs: 5000 });
+      expect(foreign.filter((s) => got.has(s))).toEqual([]);
+      await eventually(() => expect(new Set(violations.map((v) => v.subject))).toEqual(new Set(foreign)));
+      await Promise.all([tester.close(), observer.close()]);
+    },
+  );
 
   it('lets a worker answer a request it received, once, and no other inbox', async () => {
     const worker = await srv.connectAs('worker');
