@@ -7,6 +7,8 @@ export type { Runtime, RuntimeOptions, CallOptions } from './runtime/runtime.js'
 export type { PoolOptions, RuntimeConfig } from './runtime/config.js';
 export { createClient } from './runtime/client.js';
 export type { Client, ClientOptions, ClientCallOptions } from './runtime/client.js';
+export { DEFAULT_INBOX_PREFIX, NatsRole } from './runtime/nats-connect.js';
+export type { NatsAuth, NatsTls } from './runtime/nats-connect.js';
 export { startNatsServer } from './runtime/nats-server.js';
 export type { NatsServer, NatsServerOptions } from './runtime/nats-server.js';
 

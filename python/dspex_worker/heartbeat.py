@@ -42,7 +42,8 @@ class Identity:
     host: str = socket.gethostname()
 
 
-def heartbeat(ident: Identity, *, state: State, inflight: int, calls: int) -> dict[str, Any]:
+def heartbeat(ident: Identity, *, state: State, inflight: int, calls: int, seq: int = 0) -> dict[str, Any]:
+    """The heartbeat body; ``seq`` increases with every heartbeat of this process (replay check)."""
     body: dict[str, Any] = {
         "id": ident.id,
         "pool": ident.pool,
@@ -58,6 +59,7 @@ def heartbeat(ident: Identity, *, state: State, inflight: int, calls: int) -> di
         "heartbeat_ms": ident.heartbeat_ms,
         "version": __version__,
         "lm": ident.lm,
+        "seq": seq,
     }
     if ident.node:
         body["node"] = ident.node

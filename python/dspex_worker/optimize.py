@@ -39,6 +39,7 @@ from dspy.utils.callback import BaseCallback
 
 from .codec import to_plain
 from .errors import BadRequest, DeadlineExceeded, field_error
+from .identity import Signer
 from .lm import LmChooser, dummy_value
 from .metrics import Metric, resolve_metric
 from .modules import parse_signature
@@ -353,8 +354,10 @@ def run_compile(call: CompileCall, control: Control, chooser: LmChooser, delay_s
 class Optimizations:
     """Runs compile requests for one worker: progress events, cancel subjects, the reply body."""
 
-    def __init__(self, chooser: LmChooser, worker_id: str, prefix: str, delay_s: float = 0.0) -> None:
+    def __init__(self, chooser: LmChooser, worker_id: str, prefix: str, delay_s: float = 0.0,
+                 signer: Signer | None = None) -> None:
         self.chooser = chooser
+        self.signer = signer  # signs cancel acknowledgements (docs/security.md)
         self.delay_s = delay_s
         self.worker_id = worker_id
         self.prefix = prefix
@@ -386,9 +389,10 @@ class Optimizations:
         async def on_cancel(msg: Any) -> None:
             control.cancel.set()
             if msg.reply:
-                body = {"run_id": call.run_id, "worker": self.worker_id, "cancelled": True}
+                data = msgpack.packb({"run_id": call.run_id, "worker": self.worker_id, "cancelled": True})
+                headers = None if self.signer is None else self.signer.reply_headers(msg.reply, data)
                 with contextlib.suppress(Exception):
-                    await nc.publish(msg.reply, msgpack.packb(body))
+                    await nc.publish(msg.reply, data, headers=headers)
 
         sub = await nc.subscribe(f"{self.prefix}.optimize.cancel.{call.run_id}", cb=on_cancel)
         await nc.flush()

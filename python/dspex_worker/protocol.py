@@ -246,6 +246,7 @@ def check_worker_heartbeat(msg: object) -> None:
     if state not in WORKER_STATES:
         raise _bad("state", f"must be one of {', '.join(WORKER_STATES)}, got {state!r}")
     _field(body, "node", _is_str, required=False)
+    _field(body, "seq", _is_uint, required=False)
 
 
 def check_node_heartbeat(msg: object) -> None:

@@ -14,7 +14,8 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import msgpack
@@ -22,8 +23,10 @@ import nats
 from nats.aio.msg import Msg
 
 from . import codec
+from .connection import NatsSettings
 from .errors import BadRequest, DeadlineExceeded, Overloaded, PayloadTooLarge, Unavailable, WorkerError, from_exception
 from .heartbeat import Identity, State, heartbeat, now_ms
+from .identity import SIGNATURE_HEADER, Signer, key_for
 from .optimize import CompileCall, Optimizations
 from .protocol import Ping, PredictCall, parse_worker_request
 from .runner import Prepared, Runner
@@ -36,7 +39,7 @@ _HEADER_MAX = 1024
 
 @dataclass(frozen=True)
 class WorkerOptions:
-    nats_url: str
+    nats: NatsSettings
     pool: str
     id: str
     concurrency: int = 4
@@ -48,6 +51,8 @@ class WorkerOptions:
     max_payload: int = 1024 * 1024
     parent_pid: int | None = None  # exit when this process is no longer our parent
     drain_timeout_s: float = DRAIN_TIMEOUT_S
+    # Worker keys by id (``""``: any id); with one for this id, heartbeats and replies are signed.
+    keys: Mapping[str, bytes] = field(default_factory=dict, repr=False)
 
 
 class Worker:
@@ -68,7 +73,11 @@ class Worker:
         self.own_subject = f"{opts.prefix}.pool.{opts.pool}.{opts.id}"
         self.pool_subject = f"{opts.prefix}.pool.{opts.pool}"
         self.hb_subject = f"{opts.prefix}.hb.worker.{opts.id}"
-        self.optimizations = Optimizations(runner.chooser, opts.id, opts.prefix, runner.dummy_delay_s)  # `compile`
+        key = key_for(dict(opts.keys), opts.id)
+        self.signer = None if key is None else Signer(opts.id, key)
+        self._seq = 0
+        self.optimizations = Optimizations(  # `compile`
+            runner.chooser, opts.id, opts.prefix, runner.dummy_delay_s, signer=self.signer)
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -79,7 +88,7 @@ class Worker:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._on_signal, sig)
         self._nc = await nats.connect(
-            self.opts.nats_url, name=self.opts.id, max_reconnect_attempts=-1, reconnect_time_wait=1,
+            **self.opts.nats.connect_kwargs(), name=self.opts.id, max_reconnect_attempts=-1, reconnect_time_wait=1,
             error_cb=self._on_nats_error, disconnected_cb=self._on_disconnect, reconnected_cb=self._on_reconnect,
         )
         self.runner.attach(self._nc, self.opts.prefix)  # tool/reward callbacks ride this connection
@@ -162,9 +171,12 @@ class Worker:
             self._set_state("busy" if self.inflight >= self.opts.concurrency else "ready")
 
     async def _publish_heartbeat(self) -> None:
-        body = heartbeat(self.ident, state=self.state, inflight=self.inflight, calls=self.calls)
+        self._seq += 1
+        body = heartbeat(self.ident, state=self.state, inflight=self.inflight, calls=self.calls, seq=self._seq)
+        data = msgpack.packb(body)
+        headers = None if self.signer is None else {SIGNATURE_HEADER: self.signer.heartbeat(self.hb_subject, data)}
         try:
-            await self._nc.publish(self.hb_subject, msgpack.packb(body))
+            await self._nc.publish(self.hb_subject, data, headers=headers)
         except Exception as exc:  # noqa: BLE001 - heartbeats are best effort
             log.warning("heartbeat publish failed: %s", exc)
 
@@ -284,8 +296,11 @@ class Worker:
             headers["Dspex-Trace"] = trace
         if as_json:
             headers["Content-Type"] = codec.JSON
+        data = codec.encode(body, as_json)
+        if self.signer is not None:
+            headers = self.signer.reply_headers(msg.reply, data, headers)
         try:
-            await self._nc.publish(msg.reply, codec.encode(body, as_json), headers=headers or None)
+            await self._nc.publish(msg.reply, data, headers=headers or None)
         except Exception as exc:  # noqa: BLE001 - a NATS callback never throws
             log.error("reply publish failed: %s", exc)
 

@@ -4,7 +4,8 @@ stdout carries only JSON lines (events); stdin carries JSON-line commands:
 
 - ``{"op":"spawn","id":"<worker id>"}`` → ``{"event":"spawned","id":…,"pid":…}``; optional keys
   ``pool``, ``concurrency``, ``heartbeat_ms``, ``node``, ``lm``, ``prefix``, ``max_payload`` override
-  the zygote's arguments for that child and ``env`` (a map of strings) is added to its environment
+  the zygote's arguments for that child, ``env`` (a map of strings) is added to its environment and
+  ``key`` (64 hex digits) is the child's worker key (it signs heartbeats and replies with it)
 - ``{"op":"kill","id":…,"signal":"TERM"|"KILL"|"INT"}``
 - every child exit → ``{"event":"exited","id":…,"pid":…,"code":int|null,"signal":int|null}``
 - a command that cannot be carried out → ``{"event":"error","op":…,"id":…,"message":…}``
@@ -159,6 +160,14 @@ def spawn_options(cmd: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
     env = cmd.get("env") or {}
     if not isinstance(env, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in env.items()):
         raise ValueError("env must be a map of strings")
+    worker_key = cmd.get("key")
+    if worker_key is not None:
+        if not isinstance(worker_key, str) or len(worker_key) != 64:
+            raise ValueError("key must be 64 hex digits")
+        try:
+            overrides["keys"] = {"": bytes.fromhex(worker_key)}
+        except ValueError:
+            raise ValueError("key must be 64 hex digits") from None
     return overrides, env
 
 

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
+import json
 import os
 import signal
 import subprocess
 from typing import Any
+
+import msgpack
+
+from dspex_worker.identity import derive_key
 
 from .conftest import (
     BASE_ENV,
@@ -125,3 +132,44 @@ async def test_count_starts_n_workers_restarts_a_crashed_one_and_stops_on_sigter
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+async def test_a_zygote_child_given_a_key_signs_its_heartbeats_and_replies(zygote: ZygoteProc, nc: Any) -> None:
+    """The node hands a child its key in the spawn command; nothing else about the child changes."""
+    key = derive_key(b"pytest-cluster-secret-0123456789", "signed-1")
+    signed: list[tuple[str, bytes, str]] = []
+
+    async def on_beat(msg: Any) -> None:
+        signed.append((msg.subject, msg.data, (msg.headers or {}).get("Dspex-Sig", "")))
+
+    sub = await nc.subscribe(f"{PREFIX}.hb.worker.signed-1", cb=on_beat)
+    zygote.spawn("signed-1", pool="signed", key=key.hex())
+    subject = f"{PREFIX}.pool.signed.signed-1"
+    await ping_until_ready(nc, subject)
+    inbox = nc.new_inbox()
+    reply_sub = await nc.subscribe(inbox, max_msgs=1)
+    await nc.publish(subject, msgpack.packb({"op": "ping"}), reply=inbox)
+    reply = await reply_sub.next_msg(timeout=5)
+    expected = hmac.new(key, f"dspex-reply\n{inbox}\nsigned-1\n\n".encode() + reply.data, hashlib.sha256).hexdigest()
+    assert reply.headers["Dspex-Worker"] == "signed-1"
+    assert reply.headers["Dspex-Sig"] == expected
+    for _ in range(200):  # heartbeats every 200 ms; wait for two on the event loop
+        if len(signed) >= 2:
+            break
+        await asyncio.sleep(0.05)
+    assert len(signed) >= 2
+    for hb_subject, data, sig in signed:
+        mac = hmac.new(key, f"dspex-hb\n{hb_subject}\n".encode() + data, hashlib.sha256).hexdigest()
+        assert sig == mac
+    seqs = [msgpack.unpackb(data)["seq"] for _, data, _ in signed]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    await sub.unsubscribe()
+    zygote.send({"op": "kill", "id": "signed-1", "signal": "TERM"})
+    await asyncio.to_thread(zygote.wait_event, lambda e: e.get("event") == "exited" and e.get("id") == "signed-1", 20)
+
+
+def test_a_spawn_command_with_a_malformed_key_is_refused(zygote: ZygoteProc) -> None:
+    zygote.send({"op": "spawn", "id": "badkey-1", "key": "zz" * 32})
+    ev = zygote.wait_event(lambda e: e.get("event") == "error" and e.get("id") == "badkey-1")
+    assert ev["message"] == "key must be 64 hex digits"
+    assert "zz" not in json.dumps(ev)

@@ -16,7 +16,7 @@ DELAY_MS = 700
 REQ = {"op": "predict", "id": "c-1", "module": "Predict", "signature": "question -> answer",
        "inputs": {"question": "slow?"}}
 HB_FIELDS = {"id", "pool", "host", "pid", "state", "inflight", "concurrency", "calls", "rss_bytes",
-             "started_at", "ts", "heartbeat_ms", "version", "lm"}
+             "started_at", "ts", "heartbeat_ms", "version", "lm", "seq"}
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +39,7 @@ async def test_first_heartbeat_is_the_ready_announcement_with_every_field(slow: 
     assert first["node"] == "n-test" and first["version"] == "0.1.0"
     assert first["rss_bytes"] > 10_000_000
     assert abs(first["ts"] - time.time() * 1000) < 60_000 and first["started_at"] <= first["ts"]
+    assert first["seq"] >= 1  # grows with every heartbeat: nodes refuse replays (docs/security.md)
 
 
 async def test_heartbeats_repeat_every_heartbeat_ms(slow: tuple[str, Beats, int]) -> None:

@@ -28,8 +28,8 @@ Options:
   -h, --help     show this help (dspex <command> --help for a command's options)
   -v, --version  print the version
 
-Environment: DSPEX_NATS_URL, DSPEX_NODE_ID, DSPEX_LM, DSPEX_PREFIX, DSPEX_LOG_LEVEL,
-DSPEX_WORKER_BIN (see docs/configuration.md).`;
+Environment: DSPEX_NATS_URL, DSPEX_NATS_USER/PASSWORD/TOKEN/…, DSPEX_NODE_ID, DSPEX_LM,
+DSPEX_PREFIX, DSPEX_LOG_LEVEL, DSPEX_WORKER_BIN (see docs/configuration.md and docs/security.md).`;
 
 /** The real process as a {@link CliIo}. */
 export function processIo(): CliIo {

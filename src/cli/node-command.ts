@@ -28,16 +28,31 @@ exits 0.
 
 Options (flags win over DSPEX_* environment variables, which win over the config file):
   --config FILE        JSON runtime config (see docs/configuration.md)
-  --nats URL[,URL]     NATS server URL(s), credentials may be inline
-                       (nats://node:secret@host:4222)                 env DSPEX_NATS_URL
+  --nats URL[,URL]     NATS server URL(s), tls:// for TLS              env DSPEX_NATS_URL
                        unset: start a private nats-server and print its URL
+                       Log in with DSPEX_NATS_USER + DSPEX_NATS_PASSWORD, DSPEX_NATS_TOKEN,
+                       or a file below; credentials inline in the URL work but are visible
+                       in the process list
+  --nats-creds FILE    .creds file (operator/JWT mode)           env DSPEX_NATS_CREDS_FILE
+  --nats-nkey FILE     nkey seed file                            env DSPEX_NATS_NKEY_SEED_FILE
+  --tls-ca FILE        CA of the server's certificate            env DSPEX_NATS_TLS_CA
+  --tls-cert FILE      client certificate                        env DSPEX_NATS_TLS_CERT
+  --tls-key FILE       its key                                   env DSPEX_NATS_TLS_KEY
+  --inbox-prefix P     the node's inbox prefix (default _INBOX_node)
+                                                                 env DSPEX_NATS_INBOX_PREFIX
   --node-id ID         this node's id (default n-<8 hex>)            env DSPEX_NODE_ID
   --pool NAME=SIZE     local workers of a pool; repeatable; 0 = route only to workers
                        started elsewhere (default: general=2)
   --lm NAME            DSPy model of the workers, e.g. openai/gpt-4o-mini or dummy
                                                                       env DSPEX_LM
-  --worker-nats URL    NATS URL the local workers use (default: the node's first URL
-                       with the node's credentials)                   env DSPEX_WORKER_NATS_URL
+  --worker-nats URL    NATS URL(s) the local workers use (default: the node's)
+                                                                 env DSPEX_WORKER_NATS_URL
+                       Workers log in with DSPEX_WORKER_NATS_USER/PASSWORD/TOKEN/
+                       NKEY_SEED_FILE/CREDS_FILE/TLS_CERT/TLS_KEY (default: the node's,
+                       with a warning); they get them on a pipe, never argv or env
+  --worker-secret-file FILE
+                       cluster worker secret: workers sign heartbeats and replies, the
+                       node drops forgeries (docs/security.md) env DSPEX_WORKER_SECRET_FILE
   --log-level LEVEL    fatal|error|warn|info|debug|trace|silent      env DSPEX_LOG_LEVEL
   -h, --help           show this help
 Also read from the environment: DSPEX_PREFIX (subject prefix).
@@ -59,6 +74,13 @@ export const nodeCommand: Command<NodeCommandOptions> = {
         options: {
           config: { type: 'string' },
           nats: { type: 'string' },
+          'nats-creds': { type: 'string' },
+          'nats-nkey': { type: 'string' },
+          'tls-ca': { type: 'string' },
+          'tls-cert': { type: 'string' },
+          'tls-key': { type: 'string' },
+          'inbox-prefix': { type: 'string' },
+          'worker-secret-file': { type: 'string' },
           'node-id': { type: 'string' },
           pool: { type: 'string', multiple: true },
           lm: { type: 'string' },
@@ -70,6 +92,13 @@ export const nodeCommand: Command<NodeCommandOptions> = {
     const file = values.config === undefined ? {} : await loadConfigFile(values.config);
     const flags = flagsLayer({
       nats: values.nats,
+      natsCreds: values['nats-creds'],
+      natsNkey: values['nats-nkey'],
+      tlsCa: values['tls-ca'],
+      tlsCert: values['tls-cert'],
+      tlsKey: values['tls-key'],
+      inboxPrefix: values['inbox-prefix'],
+      workerSecretFile: values['worker-secret-file'],
       nodeId: values['node-id'],
       pools: values.pool,
       lm: values.lm,

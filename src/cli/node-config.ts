@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { z } from 'zod';
 import { configFromEnv, RuntimeOptionsSchema, type RuntimeConfig } from '../runtime/config.js';
 import { usageError } from './command.js';
-import { parseNatsUrls, urlWithCredentials, type NatsTarget } from './nats-url.js';
+import { parseNatsUrls, type NatsTarget } from '../runtime/nats-url.js';
 
 /**
  * The config of `dspex node`, from three layers: a JSON file (the {@link RuntimeConfig} shape), the
@@ -14,6 +14,13 @@ import { parseNatsUrls, urlWithCredentials, type NatsTarget } from './nats-url.j
 /** The flags of `dspex node` that feed the runtime config. */
 export interface NodeFlags {
   nats?: string;
+  natsCreds?: string;
+  natsNkey?: string;
+  tlsCa?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  inboxPrefix?: string;
+  workerSecretFile?: string;
   nodeId?: string;
   /** `NAME=SIZE` entries. */
   pools?: string[];
@@ -49,23 +56,32 @@ export async function loadConfigFile(path: string): Promise<RuntimeConfig> {
   return config;
 }
 
-/** The environment layer: `configFromEnv` plus the CLI's `DSPEX_WORKER_NATS_URL`. */
+/** The environment layer: `configFromEnv` (`DSPEX_*`). */
 export function envLayer(env: NodeJS.ProcessEnv): RuntimeConfig {
-  const layer: RuntimeConfig = normalizeNats({ ...configFromEnv(env) }, 'DSPEX_NATS_URL');
-  if (env.DSPEX_WORKER_NATS_URL) layer.worker = { ...layer.worker, natsUrl: env.DSPEX_WORKER_NATS_URL };
-  return layer;
+  return normalizeNats({ ...configFromEnv(env) }, 'DSPEX_NATS_URL');
 }
 
 /** The flags layer. */
 export function flagsLayer(flags: NodeFlags): RuntimeConfig {
   const layer: RuntimeConfig = {};
-  if (flags.nats !== undefined) layer.nats = natsOption(parseNatsUrls(flags.nats, '--nats'));
+  // A partial `nats` object merges key by key with the file's and the environment's.
+  const nats: Record<string, unknown> =
+    flags.nats === undefined ? {} : natsOption(parseNatsUrls(flags.nats, '--nats'));
+  if (flags.natsCreds !== undefined) nats.credsFile = flags.natsCreds;
+  if (flags.natsNkey !== undefined) nats.nkeySeedFile = flags.natsNkey;
+  if (flags.inboxPrefix !== undefined) nats.inboxPrefix = flags.inboxPrefix;
+  const tls: Record<string, string> = {};
+  if (flags.tlsCa !== undefined) tls.caFile = flags.tlsCa;
+  if (flags.tlsCert !== undefined) tls.certFile = flags.tlsCert;
+  if (flags.tlsKey !== undefined) tls.keyFile = flags.tlsKey;
+  if (Object.keys(tls).length > 0) nats.tls = tls;
+  if (Object.keys(nats).length > 0) layer.nats = nats as RuntimeConfig['nats'];
   if (flags.nodeId !== undefined) layer.nodeId = flags.nodeId;
-  if (flags.lm !== undefined || flags.workerNats !== undefined) {
-    layer.worker = {};
-    if (flags.lm !== undefined) layer.worker.lm = flags.lm;
-    if (flags.workerNats !== undefined) layer.worker.natsUrl = flags.workerNats;
-  }
+  const worker: NonNullable<RuntimeConfig['worker']> = {};
+  if (flags.lm !== undefined) worker.lm = flags.lm;
+  if (flags.workerNats !== undefined) worker.natsUrl = flags.workerNats;
+  if (flags.workerSecretFile !== undefined) worker.secretFile = flags.workerSecretFile;
+  if (Object.keys(worker).length > 0) layer.worker = worker;
   for (const entry of flags.pools ?? []) {
     const [name, size] = parsePoolFlag(entry);
     layer.pools = { ...layer.pools, [name]: { size } };
@@ -87,26 +103,10 @@ export function mergeLayers(...layers: RuntimeConfig[]): RuntimeConfig {
   return out;
 }
 
-/**
- * Validates the merged config and fills in what the CLI defaults: when the node authenticates and no
- * worker URL is given, its local workers connect with the node's credentials (the runtime alone
- * would hand them the bare URL, which an authenticating server refuses).
- */
+/** Validates the merged config (a bad one is a usage error naming the field). */
 export function finishConfig(merged: RuntimeConfig): RuntimeConfig {
-  const config: RuntimeConfig = { ...merged };
-  const nats = config.nats;
-  const authenticates = nats !== undefined && (nats.user !== undefined || nats.token !== undefined);
-  if (authenticates && config.worker?.natsUrl === undefined) {
-    const target: NatsTarget = {
-      servers: [nats.servers].flat(),
-      user: nats.user,
-      pass: nats.pass,
-      token: nats.token,
-    };
-    config.worker = { ...config.worker, natsUrl: urlWithCredentials(target) };
-  }
-  validate(config, 'runtime config (file, DSPEX_* environment and flags merged)');
-  return config;
+  validate(merged, 'runtime config (file, DSPEX_* environment and flags merged)');
+  return merged;
 }
 
 /** The log level: `--log-level`, else `DSPEX_LOG_LEVEL`, else `info`. */

@@ -4,6 +4,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { pino } from 'pino';
 import { Optimizer, requestReply } from '../optimize/compile.js';
 import {
+  CancelReplySchema,
   CompileReplySchema,
   RunStatus,
   type CompileReply,
@@ -13,8 +14,8 @@ import {
 import { subjects as makeSubjects } from '../protocol/subjects.js';
 import { DspexError, ErrorCode } from '../errors.js';
 import { ExitCode, parseFlags, positiveInt, usageError, type CliIo, type Command } from './command.js';
-import { connectClient, natsUrlFrom } from './connect.js';
-import { parseNatsUrls, type NatsTarget } from './nats-url.js';
+import { connectClient, CONNECTION_FLAGS, CONNECTION_HELP, connectionTarget } from './connect.js';
+import type { NatsTarget } from '../runtime/nats-url.js';
 
 /** What `dspex optimize` does. */
 export type OptimizeAction =
@@ -49,7 +50,7 @@ compile options:
   --pool NAME       pool that runs it (default optimizer)
   --json            print the whole reply as JSON (default: run id, status, score, variable)
 Common options:
-  --nats URL[,URL]  NATS server URL(s) (default env DSPEX_NATS_URL, else nats://127.0.0.1:4222)
+${CONNECTION_HELP}
   --timeout MS      deadline of the run (default 1800000)
   -h, --help        show this help
 
@@ -78,7 +79,7 @@ export const optimizeCommand: Command<OptimizeCommandOptions> = {
           variable: { type: 'string' },
           'run-id': { type: 'string' },
           pool: { type: 'string' },
-          nats: { type: 'string' },
+          ...CONNECTION_FLAGS,
           json: { type: 'boolean', default: false },
           timeout: { type: 'string' },
         },
@@ -122,9 +123,8 @@ export const optimizeCommand: Command<OptimizeCommandOptions> = {
       default:
         throw usageError('expected a verb: compile, watch or cancel', 'verb');
     }
-    const [urls, source] = natsUrlFrom(values.nats, env);
     return {
-      target: parseNatsUrls(urls, source),
+      target: connectionTarget(values, env),
       prefix: env.DSPEX_PREFIX || 'dspex',
       timeoutMs: positiveInt(values.timeout, '--timeout') ?? 30 * 60_000,
       action,
@@ -136,7 +136,18 @@ export const optimizeCommand: Command<OptimizeCommandOptions> = {
     const optimizer = cliOptimizer(conn.client.nc, prefix);
     switch (action.kind) {
       case 'cancel': {
-        const ack = await optimizer.cancel(action.runId);
+        // Through a node's public endpoint: the `client` user of nats.conf may not reach workers.
+        const subject = makeSubjects(prefix).rpc('optimize.cancel');
+        const ack = CancelReplySchema.parse(
+          await requestReply(
+            conn.client.nc,
+            subject,
+            { run_id: action.runId },
+            Date.now() + Math.min(timeoutMs, 10_000),
+            subject,
+            () => new DspexError(ErrorCode.Unavailable, `no dspex node answers ${subject}`),
+          ),
+        );
         io.stdout(`cancel sent: run ${ack.run_id} on worker ${ack.worker}`);
         return ExitCode.Ok;
       }

@@ -1,8 +1,8 @@
 import { parseArgs } from 'node:util';
 import type { PredictReply, PredictRequest } from '../protocol/schemas.js';
 import { ExitCode, parseFlags, positiveInt, usageError, type Command } from './command.js';
-import { connectClient, natsUrlFrom } from './connect.js';
-import { parseNatsUrls, type NatsTarget } from './nats-url.js';
+import { connectClient, CONNECTION_FLAGS, CONNECTION_HELP, connectionTarget } from './connect.js';
+import type { NatsTarget } from '../runtime/nats-url.js';
 
 export interface PredictCommandOptions {
   target: NatsTarget;
@@ -23,8 +23,7 @@ Options:
   --inputs JSON     a JSON object with one entry per input field
   --pool NAME       pool to run on (default general)
   --session ID      session id: calls of one session go to the same worker
-  --nats URL[,URL]  NATS server URL(s), credentials may be inline
-                    (default env DSPEX_NATS_URL, else nats://127.0.0.1:4222)
+${CONNECTION_HELP}
   --json            print the whole reply (outputs, worker, latency_ms, usage) as JSON
   --timeout MS      deadline of the call (default 60000)
   -h, --help        show this help
@@ -50,7 +49,7 @@ export const predictCommand: Command<PredictCommandOptions> = {
           inputs: { type: 'string' },
           pool: { type: 'string' },
           session: { type: 'string' },
-          nats: { type: 'string' },
+          ...CONNECTION_FLAGS,
           json: { type: 'boolean', default: false },
           timeout: { type: 'string' },
         },
@@ -67,9 +66,8 @@ export const predictCommand: Command<PredictCommandOptions> = {
     };
     if (values.pool !== undefined) request.pool = values.pool;
     if (values.session !== undefined) request.session = values.session;
-    const [urls, source] = natsUrlFrom(values.nats, env);
     return {
-      target: parseNatsUrls(urls, source),
+      target: connectionTarget(values, env),
       prefix: env.DSPEX_PREFIX || 'dspex',
       request,
       json: values.json,

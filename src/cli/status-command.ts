@@ -1,8 +1,8 @@
 import { parseArgs } from 'node:util';
 import { ErrorCode, isDspexError } from '../errors.js';
 import { ExitCode, parseFlags, positiveInt, usageError, type Command } from './command.js';
-import { connectClient, natsUrlFrom } from './connect.js';
-import { parseNatsUrls, type NatsTarget } from './nats-url.js';
+import { connectClient, CONNECTION_FLAGS, CONNECTION_HELP, connectionTarget } from './connect.js';
+import type { NatsTarget } from '../runtime/nats-url.js';
 import { checkStatus, type StatusCheck } from './status-check.js';
 import { formatStatus } from './status-table.js';
 
@@ -21,8 +21,7 @@ Asks the cluster for its status (dspex.rpc.status; one node answers) and prints 
 nodes it knows, and the pools and workers as that node sees them.
 
 Options:
-  --nats URL[,URL]  NATS server URL(s), credentials may be inline
-                    (default env DSPEX_NATS_URL, else nats://127.0.0.1:4222)
+${CONNECTION_HELP}
   --json            print the raw status reply as JSON
   --timeout MS      how long to wait for a node to answer (default 5000)
   --node ID         health check: exit 0 only if node ID is alive (heard from within
@@ -47,7 +46,7 @@ export const statusCommand: Command<StatusCommandOptions> = {
         strict: true,
         allowPositionals: false,
         options: {
-          nats: { type: 'string' },
+          ...CONNECTION_FLAGS,
           json: { type: 'boolean', default: false },
           timeout: { type: 'string' },
           node: { type: 'string' },
@@ -55,9 +54,8 @@ export const statusCommand: Command<StatusCommandOptions> = {
         },
       }),
     );
-    const [urls, source] = natsUrlFrom(values.nats, env);
     return {
-      target: parseNatsUrls(urls, source),
+      target: connectionTarget(values, env),
       prefix: env.DSPEX_PREFIX || 'dspex',
       json: values.json,
       timeoutMs: positiveInt(values.timeout, '--timeout') ?? 5000,

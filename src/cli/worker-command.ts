@@ -11,12 +11,16 @@ import {
 } from '../runtime/worker-location.js';
 import { ExitCode, parseFlags, usageError, type CliIo, type Command } from './command.js';
 import { installWorker } from './worker-install.js';
+import { parseWorkerKey, printWorkerKeys, WORKER_KEY_HELP, type WorkerKeyOptions } from './worker-key.js';
 
 export type WorkerCommandOptions =
-  { action: 'install'; python: string | undefined; force: boolean } | { action: 'path' };
+  | { action: 'install'; python: string | undefined; force: boolean }
+  | { action: 'path' }
+  | ({ action: 'key' } & WorkerKeyOptions);
 
 const HELP = `Usage: dspex worker install [--python PATH] [--force]
        dspex worker path
+       dspex worker key --id ID [--id ID …] [--secret-file FILE]
 
 install  creates the Python worker for this dspex version: a venv in
          $XDG_CACHE_HOME/dspex/worker-${VERSION} (default ~/.cache/dspex/worker-${VERSION})
@@ -31,8 +35,10 @@ path     prints the worker command the runtime would start, found in this order:
          env DSPEX_WORKER_BIN, this package's python/.venv (a source checkout, the
          Docker image), the venv made by \`dspex worker install\`, dspex-worker on PATH.
 
+${WORKER_KEY_HELP}
+
 Exit codes: 0 done, 1 the install failed or no worker was found (the message says
-how to fix it), 2 bad flags.`;
+how to fix it), 2 bad flags or no worker secret.`;
 
 const SOURCE_TEXT: Record<WorkerSource, string> = {
   env: 'from DSPEX_WORKER_BIN',
@@ -45,11 +51,12 @@ const SOURCE_TEXT: Record<WorkerSource, string> = {
 /** `dspex worker install|path`: makes a Python worker available to package users, or shows which one runs. */
 export const workerCommand: Command<WorkerCommandOptions> = {
   name: 'worker',
-  summary: 'install the Python worker (worker install), or show which one runs (worker path)',
+  summary: 'install the Python worker, show which one runs, or print keys of hand-started workers',
   help: HELP,
 
-  parse(argv) {
+  parse(argv, env) {
     const [action, ...rest] = argv;
+    if (action === 'key') return { action, ...parseWorkerKey(rest, env) };
     if (action === 'path') {
       parseFlags(() => parseArgs({ args: rest, strict: true, allowPositionals: false, options: {} }));
       return { action };
@@ -57,8 +64,8 @@ export const workerCommand: Command<WorkerCommandOptions> = {
     if (action !== 'install') {
       throw usageError(
         action === undefined
-          ? 'expected a subcommand: install or path'
-          : `unknown subcommand "${action}" (expected install or path)`,
+          ? 'expected a subcommand: install, path or key'
+          : `unknown subcommand "${action}" (expected install, path or key)`,
         'subcommand',
       );
     }
@@ -80,6 +87,9 @@ export const workerCommand: Command<WorkerCommandOptions> = {
         return path(io);
       case 'install':
         return install(options, io);
+      case 'key':
+        printWorkerKeys(options, io);
+        return ExitCode.Ok;
       default: {
         const never: never = options;
         throw new Error(`unknown worker action ${String(never)}`);

@@ -39,6 +39,8 @@ export interface CompileOptions {
 /** What {@link Optimizer} needs from its node. */
 export interface OptimizerDeps {
   nc: NatsConnection;
+  /** Sends `compile` and cancel requests to workers (replies verified); @default `nc` */
+  requests?: Requester;
   subjects: Subjects;
   logger: Logger;
   /** The node's variable store (throws 503 when variables are disabled). */
@@ -47,6 +49,9 @@ export interface OptimizerDeps {
   /** Trial ledger bucket settings (the variables' storage and replicas). */
   ledger: { bucket: string; storage: 'file' | 'memory'; replicas: number };
 }
+
+/** What requests go through: a connection, or the node's verifying worker requester. */
+export type Requester = Pick<NatsConnection, 'request'>;
 
 /** Default compile deadline: optimizations are long. */
 export const DEFAULT_COMPILE_MS = 30 * 60_000;
@@ -111,7 +116,7 @@ export class Optimizer {
       const op: WorkerCompileRequest = { op: 'compile', run_id: runId, ...fields };
       const reply = CompileReplySchema.parse(
         await requestReply(
-          this.d.nc,
+          this.d.requests ?? this.d.nc,
           this.d.subjects.pool(pool),
           op,
           deadline,
@@ -134,7 +139,7 @@ export class Optimizer {
   async cancel(runId: string): Promise<CancelReply> {
     const subject = cancelSubject(this.d.subjects.prefix, runId);
     const reply = await requestReply(
-      this.d.nc,
+      this.d.requests ?? this.d.nc,
       subject,
       { run_id: runId },
       Date.now() + 5000,
@@ -191,7 +196,7 @@ export class Optimizer {
  * A request/reply in msgpack with a `Dspex-Deadline` header; an error reply becomes its {@link DspexError}.
  */
 export async function requestReply(
-  nc: NatsConnection,
+  nc: Requester,
   subject: string,
   body: unknown,
   deadline: number,

@@ -126,6 +126,8 @@ export const WorkerHeartbeatSchema = z.object({
   version: z.string(),
   lm: z.string(),
   node: token.optional(),
+  /** Increases with every heartbeat of one worker process: nodes refuse replays (docs/security.md). */
+  seq: nonNegInt.optional(),
 });
 export type WorkerHeartbeat = z.infer<typeof WorkerHeartbeatSchema>;
 

@@ -1,4 +1,9 @@
-import { headers as natsHeaders, RequestError, type NatsConnection } from '@nats-io/nats-core';
+import {
+  headers as natsHeaders,
+  RequestError,
+  type ConnectionOptions,
+  type NatsConnection,
+} from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { DspexError, ErrorCode } from '../errors.js';
 import { encode, Encoding } from '../protocol/codec.js';
@@ -12,12 +17,21 @@ import {
   type StatusReply,
 } from '../protocol/schemas.js';
 import { subjects as makeSubjects } from '../protocol/subjects.js';
+import { natsAuthFromEnv, natsConnectionOptions, NatsRole, type NatsAuth } from './nats-connect.js';
 
-/** Options of {@link createClient}. */
-export interface ClientOptions {
+/**
+ * Options of {@link createClient}. Login, TLS and inbox prefix ({@link NatsAuth}) apply when the
+ * client opens its own connection: give one login (`user`/`pass`, `token`, `nkeySeedFile` or
+ * `credsFile`); the inbox prefix defaults to `_INBOX_client`, the one the shipped nats.conf lets the
+ * `client` user read. Env `DSPEX_NATS_URL` and `DSPEX_NATS_*` fill in what is not given.
+ */
+export interface ClientOptions extends NatsAuth {
   /** NATS URL(s) of the cluster. Ignored when `nc` is given. */
   servers?: string | string[];
-  /** An existing connection to use (not closed by the client). */
+  /**
+   * An existing connection to use (not closed by the client). Its inbox prefix must be one its
+   * NATS user may subscribe to (`connect({ inboxPrefix: '_INBOX_client', … })` with nats.conf).
+   */
   nc?: NatsConnection;
   /** @default 'dspex' */
   prefix?: string;
@@ -47,12 +61,7 @@ export interface Client extends AsyncDisposable {
 
 export async function createClient(options: ClientOptions = {}): Promise<Client> {
   const owned = options.nc === undefined;
-  const nc =
-    options.nc ??
-    (await connect({
-      servers: options.servers ?? process.env.DSPEX_NATS_URL ?? 'nats://127.0.0.1:4222',
-      name: 'dspex-client',
-    }));
+  const nc = options.nc ?? (await connect(clientConnectionOptions(options)));
   const subjects = makeSubjects(options.prefix);
   const timeoutMs = options.timeoutMs ?? 60_000;
 
@@ -93,4 +102,17 @@ export async function createClient(options: ClientOptions = {}): Promise<Client>
     close,
     [Symbol.asyncDispose]: close,
   };
+}
+
+function clientConnectionOptions(options: ClientOptions): ConnectionOptions {
+  const { servers, nc: _nc, prefix: _prefix, timeoutMs: _timeout, ...given } = options;
+  const env = natsAuthFromEnv(process.env);
+  const logsIn = (a: NatsAuth): boolean =>
+    a.user !== undefined ||
+    a.token !== undefined ||
+    a.nkeySeedFile !== undefined ||
+    a.credsFile !== undefined;
+  const auth: NatsAuth = logsIn(given) ? { ...given } : { ...env, ...given };
+  const list = [servers ?? process.env.DSPEX_NATS_URL?.split(',') ?? 'nats://127.0.0.1:4222'].flat();
+  return natsConnectionOptions(list, auth, NatsRole.Client, 'dspex-client');
 }

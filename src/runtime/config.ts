@@ -4,6 +4,8 @@ import { LlmOptionsSchema } from '../llm/options.js';
 import { VariablesOptionsSchema } from '../variables/options.js';
 import { PipelinesOptionsSchema } from '../pipelines/options.js';
 import { SessionsOptionsSchema } from '../sessions/options.js';
+import { loginMethods, natsAuthFromEnv, NatsAuthSchema, type NatsAuth } from './nats-connect.js';
+import { isForbiddenWorkerEnv } from './worker-env.js';
 
 const token = z.string().regex(/^[A-Za-z0-9_-]+$/, 'expected letters, digits, "_" or "-"');
 
@@ -62,16 +64,15 @@ export type ResolvedPoolOptions = z.output<typeof PoolOptionsSchema>;
 /** Options of {@link createRuntime}. */
 export const RuntimeOptionsSchema = z.strictObject({
   /**
-   * NATS server URL(s). Unset: the runtime starts a private `nats-server` with JetStream and stops
-   * it on shutdown. Env `DSPEX_NATS_URL` (comma-separated) is used when this is unset.
+   * NATS server URL(s) and how this node logs in (user/pass, token, nkey seed file or creds file),
+   * TLS, and its inbox prefix (default `_INBOX_node`). Unset: the runtime starts a private
+   * `nats-server` with JetStream and stops it on shutdown. Env `DSPEX_NATS_URL` (comma-separated)
+   * and `DSPEX_NATS_*` (docs/configuration.md) are used when this is unset.
    */
-  nats: z
-    .strictObject({
-      servers: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
-      user: z.string().optional(),
-      pass: z.string().optional(),
-      token: z.string().optional(),
-    })
+  nats: NatsAuthSchema.extend({
+    servers: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+  })
+    .superRefine(oneLogin)
     .optional(),
   /** Subject prefix. @default 'dspex' */
   prefix: token.default('dspex'),
@@ -90,14 +91,46 @@ export const RuntimeOptionsSchema = z.strictObject({
       /** `zygote` forks workers from one pre-imported Python parent; `direct` starts each alone. */
       launcher: z.enum(['zygote', 'direct']).default('zygote'),
       /**
-       * NATS URL the local workers connect to, credentials included when the server requires them
-       * (`nats://worker:secret@host:4222`). @default the node's first server URL
+       * NATS URL(s) the local workers connect to. Credentials written in it (`nats://worker:pw@host`)
+       * are handed to the workers on a pipe, never on their command line. @default the node's servers
        */
       natsUrl: z.string().min(1).optional(),
+      /**
+       * How local workers log in (`user`/`pass`, `token`, `nkeySeedFile`, `credsFile`), their TLS
+       * and inbox prefix (default `_INBOX_worker`). Unset login or TLS: the node's own (logged as a
+       * warning: give workers the `worker` user of nats.conf). Handed over on a pipe, never argv/env.
+       */
+      nats: NatsAuthSchema.superRefine(oneLogin).optional(),
+      /**
+       * Cluster worker secret (at least 16 bytes): workers sign heartbeats and replies with a key
+       * derived from it and their id, and nodes drop what does not verify (docs/security.md).
+       * Prefer `secretFile`. Unset: open mode, worker identity is not checked.
+       */
+      secret: z.string().min(1).optional(),
+      /**
+       * File holding the cluster worker secret on its first line; further lines are previous secrets
+       * still accepted during a rotation (docs/security.md).
+       */
+      secretFile: z.string().min(1).optional(),
+      /**
+       * Names of further variables of the node's environment to pass to local workers. Workers get
+       * an explicit environment (docs/security.md), never the node's whole one; NATS and dspex
+       * credentials cannot be named here.
+       */
+      passEnv: z
+        .array(
+          z
+            .string()
+            .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name')
+            .refine((name) => !isForbiddenWorkerEnv(name), 'NATS and dspex credentials never reach a worker'),
+        )
+        .default([]),
+      /** Environment variables (values) for every pool's workers; a pool's `env` wins. */
+      env: z.record(z.string(), z.string()).default({}),
       /** Default DSPy model name for every pool. @default env `DSPEX_LM`, else the worker's `dummy` */
       lm: z.string().min(1).optional(),
     })
-    .default({ launcher: 'zygote' }),
+    .prefault({}),
   /** Largest request body accepted, bytes. @default 1 MiB */
   maxPayloadBytes: z
     .number()
@@ -124,6 +157,14 @@ export const RuntimeOptionsSchema = z.strictObject({
 export type RuntimeConfig = z.input<typeof RuntimeOptionsSchema>;
 export type ResolvedRuntimeConfig = z.output<typeof RuntimeOptionsSchema>;
 
+/** At most one way to log in to NATS. */
+function oneLogin(auth: NatsAuth, ctx: z.RefinementCtx): void {
+  const methods = loginMethods(auth);
+  if (methods.length > 1) {
+    ctx.addIssue({ code: 'custom', message: `give one way to log in, not ${methods.join(' and ')}` });
+  }
+}
+
 /** Validates options once, at construction; a bad option names its path. */
 export function resolveConfig(options: unknown): ResolvedRuntimeConfig {
   const result = RuntimeOptionsSchema.safeParse(options ?? {});
@@ -139,13 +180,27 @@ export function resolveConfig(options: unknown): ResolvedRuntimeConfig {
   );
 }
 
-/** Reads runtime options from the environment (`DSPEX_*`), for the CLI and containers. */
+/**
+ * Reads runtime options from the environment (`DSPEX_*`), for the CLI and containers: the node's
+ * NATS servers and login (`DSPEX_NATS_URL`, `DSPEX_NATS_*`), its workers' (`DSPEX_WORKER_NATS_URL`,
+ * `DSPEX_WORKER_NATS_*`) and the cluster worker secret (`DSPEX_WORKER_SECRET_FILE`,
+ * `DSPEX_WORKER_SECRET`).
+ */
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<RuntimeConfig> {
   const out: Partial<RuntimeConfig> = {};
-  if (env.DSPEX_NATS_URL) out.nats = { servers: env.DSPEX_NATS_URL.split(',').map((s) => s.trim()) };
+  const auth = natsAuthFromEnv(env, 'DSPEX_NATS_');
+  if (env.DSPEX_NATS_URL) out.nats = { servers: env.DSPEX_NATS_URL.split(',').map((s) => s.trim()), ...auth };
+  else if (Object.keys(auth).length > 0) out.nats = auth as NonNullable<RuntimeConfig['nats']>;
   if (env.DSPEX_PREFIX) out.prefix = env.DSPEX_PREFIX;
   if (env.DSPEX_NODE_ID) out.nodeId = env.DSPEX_NODE_ID;
-  if (env.DSPEX_LM) out.worker = { lm: env.DSPEX_LM };
+  const worker: NonNullable<RuntimeConfig['worker']> = {};
+  if (env.DSPEX_LM) worker.lm = env.DSPEX_LM;
+  if (env.DSPEX_WORKER_NATS_URL) worker.natsUrl = env.DSPEX_WORKER_NATS_URL;
+  const workerAuth = natsAuthFromEnv(env, 'DSPEX_WORKER_NATS_');
+  if (Object.keys(workerAuth).length > 0) worker.nats = workerAuth;
+  if (env.DSPEX_WORKER_SECRET_FILE) worker.secretFile = env.DSPEX_WORKER_SECRET_FILE;
+  if (env.DSPEX_WORKER_SECRET) worker.secret = env.DSPEX_WORKER_SECRET;
+  if (Object.keys(worker).length > 0) out.worker = worker;
   if (env.DSPEX_LLM_MODEL) out.llm = { model: env.DSPEX_LLM_MODEL };
   return out;
 }

@@ -1,4 +1,4 @@
-import { headers as natsHeaders, RequestError, type NatsConnection } from '@nats-io/nats-core';
+import { headers as natsHeaders, RequestError } from '@nats-io/nats-core';
 import type { Logger } from 'pino';
 import { createActor } from 'xstate';
 import {
@@ -22,6 +22,7 @@ import {
 import type { Subjects } from '../protocol/subjects.js';
 import type { RuntimeMetrics } from '../telemetry/metrics.js';
 import { isLive, route, RoutingStrategy, type RoutableWorker } from './routing.js';
+import type { WorkerRequester } from './worker-requests.js';
 
 /** Per-pool limits and policies the dispatcher applies. */
 export interface PoolLimits {
@@ -49,7 +50,8 @@ export interface AttemptResult {
 }
 
 export interface DispatcherOptions {
-  nc: NatsConnection;
+  /** Sends to workers and waits for a reply that verifies (worker-requests.ts). */
+  requests: WorkerRequester;
   subjects: Subjects;
   logger: Logger;
   metrics: RuntimeMetrics;
@@ -522,10 +524,11 @@ export class Dispatcher {
         reject(error);
       };
       w.attempts.add(abort);
-      this.o.nc
+      this.o.requests
         .request(this.o.subjects.worker(w.pool, w.id), encode(request, Encoding.Msgpack), {
           timeout,
           headers: h,
+          worker: w.id,
         })
         .then(
           (msg) => {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { connect } from '@nats-io/transport-node';
-import type { NatsConnection, Subscription } from '@nats-io/nats-core';
+import type { Msg, NatsConnection, Subscription } from '@nats-io/nats-core';
 import type { Service } from '@nats-io/services';
 import { pino, type Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -47,6 +47,11 @@ import {
   type WorkerLauncher,
 } from './worker-launcher.js';
 import { workerProcessLogic } from './worker-process.js';
+import { DEFAULT_INBOX_PREFIX, natsConnectionOptions, NatsRole, type NatsAuth } from './nats-connect.js';
+import { resolveWorkerConnection } from './worker-connection.js';
+import { workerEnvironment } from './worker-env.js';
+import { loadWorkerSecrets, WorkerIdentity } from './worker-identity.js';
+import { WorkerRequests } from './worker-requests.js';
 import { variableEndpoints } from '../variables/endpoints.js';
 import { Optimizer } from '../optimize/compile.js';
 import { optimizeEndpoints } from '../optimize/endpoints.js';
@@ -131,21 +136,26 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     node: nodeId,
   });
   const metrics = createMetrics(registry);
+  const secrets = loadWorkerSecrets(config.worker.secret, config.worker.secretFile);
   let server: NatsServer | undefined;
   if (config.nats === undefined) {
     server = await startNatsServer();
     logger.info({ url: server.url }, 'started a private nats-server');
   }
-  const servers = server !== undefined ? [server.url] : [config.nats!.servers].flat();
+  const { servers: given, ...auth } = config.nats ?? { servers: [] };
+  const servers = server !== undefined ? [server.url] : [given].flat();
   const nc = await connect({
-    servers,
-    name: `dspex-node-${nodeId}`,
-    user: config.nats?.user,
-    pass: config.nats?.pass,
-    token: config.nats?.token,
+    ...natsConnectionOptions(servers, auth, NatsRole.Node, `dspex-node-${nodeId}`),
     maxReconnectAttempts: -1,
   });
-  const node = new RuntimeNode(config, nodeId, servers, nc, server, logger, metrics, mock);
+  const identity = new WorkerIdentity({ secrets, logger, rejected: metrics.workerIdentityRejected });
+  if (!identity.enforced && nc.info?.auth_required === true) {
+    logger.warn(
+      'no worker secret (worker.secretFile): worker identity is not checked, so anyone with the worker ' +
+        'credentials can forge heartbeats and replies (open mode, docs/security.md)',
+    );
+  }
+  const node = new RuntimeNode(config, nodeId, servers, auth, nc, server, logger, metrics, identity, mock);
   try {
     await node.start();
   } catch (error) {
@@ -175,6 +185,7 @@ class RuntimeNode implements Runtime {
   private root: Actor<typeof supervisorMachine> | undefined;
   private service: Service | undefined;
   private hbSub: Subscription | undefined;
+  private readonly requests: WorkerRequests;
   private inflight = 0;
   private idle: (() => void) | undefined;
   private stopping: Promise<void> | undefined;
@@ -185,16 +196,19 @@ class RuntimeNode implements Runtime {
     private readonly config: ResolvedRuntimeConfig,
     readonly nodeId: string,
     readonly servers: string[],
+    private readonly auth: NatsAuth,
     readonly nc: NatsConnection,
     private readonly server: NatsServer | undefined,
     readonly logger: Logger,
     readonly metrics: RuntimeMetrics,
+    private readonly identity: WorkerIdentity,
     mock?: LlmAdapter,
   ) {
     this.subjects = makeSubjects(config.prefix);
+    this.requests = new WorkerRequests(nc, identity, auth.inboxPrefix ?? DEFAULT_INBOX_PREFIX.node);
     for (const [name, pool] of Object.entries(config.pools)) this.pools.set(name, pool);
     this.dispatcher = new Dispatcher({
-      nc,
+      requests: this.requests,
       subjects: this.subjects,
       logger,
       metrics,
@@ -248,6 +262,7 @@ class RuntimeNode implements Runtime {
     });
     this.optimizer = new Optimizer({
       nc,
+      requests: this.requests,
       subjects: this.subjects,
       logger: logger.child({ component: 'optimize' }),
       variables: () => this.variables,
@@ -271,19 +286,29 @@ class RuntimeNode implements Runtime {
 
   async start(): Promise<void> {
     const command = this.config.worker.command ?? defaultWorkerCommand();
-    const url = this.config.worker.natsUrl ?? this.servers[0]!;
+    const worker = this.config.worker;
+    const connection = resolveWorkerConnection(
+      this.servers,
+      this.auth,
+      worker.natsUrl,
+      worker.nats,
+      this.logger,
+    );
+    const keyOf = this.identity.enforced ? (id: string) => this.identity.keyOf(id) : undefined;
     for (const [name, pool] of this.pools) {
       if (pool.size === 0 && (pool.maxSize ?? 0) === 0) continue;
       const launchOptions = {
         command,
-        natsUrl: url,
+        servers: connection.servers,
+        auth: connection.auth,
+        keyOf,
         prefix: this.config.prefix,
         pool: name,
         nodeId: this.nodeId,
         concurrency: pool.concurrency,
         heartbeatMs: pool.heartbeatMs,
         lm: pool.lm ?? this.config.worker.lm,
-        env: pool.env,
+        env: workerEnvironment(process.env, worker.passEnv, worker.env, pool.env),
         logger: this.logger,
       };
       this.launchers.set(
@@ -295,7 +320,7 @@ class RuntimeNode implements Runtime {
     }
     this.hbSub = this.nc.subscribe(this.subjects.workerHeartbeats, {
       callback: (err, msg) => {
-        if (err === null) this.onWorkerHeartbeat(msg.data);
+        if (err === null) this.onWorkerHeartbeat(msg);
       },
     });
     this.registry.start();
@@ -408,10 +433,15 @@ class RuntimeNode implements Runtime {
     return (this.root?.getSnapshot().children as Record<string, AnyActorRef | undefined> | undefined)?.[pool];
   }
 
-  private onWorkerHeartbeat(data: Uint8Array): void {
+  private onWorkerHeartbeat(msg: Msg): void {
+    const forged = this.identity.checkHeartbeatSignature(msg.subject, msg.data, msg.headers);
+    if (forged !== undefined) {
+      this.identity.rejected('heartbeat', forged, msg.subject);
+      return;
+    }
     let body: unknown;
     try {
-      body = decode(data, Encoding.Msgpack);
+      body = decode(msg.data, Encoding.Msgpack);
     } catch {
       this.metrics.invalidMessages.inc({ subject: 'hb.worker' });
       return;
@@ -419,6 +449,11 @@ class RuntimeNode implements Runtime {
     const parsed = WorkerHeartbeatSchema.safeParse(body);
     if (!parsed.success) {
       this.metrics.invalidMessages.inc({ subject: 'hb.worker' });
+      return;
+    }
+    const stale = this.identity.checkHeartbeatBody(msg.subject, parsed.data);
+    if (stale !== undefined) {
+      this.identity.rejected('heartbeat', stale, msg.subject, parsed.data.id);
       return;
     }
     const hb = parsed.data;

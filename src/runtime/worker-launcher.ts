@@ -1,15 +1,23 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { createInterface } from 'node:readline';
+import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { DspexError, ErrorCode } from '../errors.js';
+import type { NatsAuth } from './nats-connect.js';
+import { HANDOFF_FD, handoffJson } from './worker-connection.js';
 import { locateWorker } from './worker-location.js';
 
 /** How a pool's local worker processes are started. */
 export interface WorkerLaunchOptions {
   /** The worker command, e.g. `['/path/.venv/bin/dspex-worker']`. */
   command: string[];
-  natsUrl: string;
+  /** Server URLs the workers connect to, without credentials (they are on the workers' argv). */
+  servers: string[];
+  /** Login, TLS and inbox prefix of the workers: handed over on a pipe, never argv or env. */
+  auth: NatsAuth;
+  /** The key of worker `id` from the cluster worker secret; unset in open mode. */
+  keyOf?: (id: string) => Buffer;
   prefix: string;
   pool: string;
   nodeId: string;
@@ -17,7 +25,7 @@ export interface WorkerLaunchOptions {
   heartbeatMs: number;
   /** DSPy model name for the workers (`DSPEX_LM`); unset keeps the worker's default. */
   lm: string | undefined;
-  /** Extra environment for the workers. */
+  /** The workers' whole environment (see worker-env.ts): not the node's. */
   env: Record<string, string>;
   logger: Logger;
 }
@@ -56,7 +64,9 @@ export function defaultWorkerCommand(): string[] {
 function workerArgs(o: WorkerLaunchOptions): string[] {
   const args = [
     '--nats',
-    o.natsUrl,
+    o.servers.join(','),
+    '--secrets-fd',
+    String(HANDOFF_FD),
     '--pool',
     o.pool,
     '--prefix',
@@ -72,8 +82,15 @@ function workerArgs(o: WorkerLaunchOptions): string[] {
   return args;
 }
 
-function workerEnv(o: WorkerLaunchOptions): NodeJS.ProcessEnv {
-  return { ...process.env, LITELLM_LOCAL_MODEL_COST_MAP: 'True', ...o.env };
+/** stdio of a worker process: the handoff pipe is fd 3. */
+type Stdio = ['pipe', 'pipe' | 'ignore', 'pipe', 'pipe'];
+
+/** Writes the handoff on the child's fd 3 and closes it; a child that died early is reported by its exit. */
+function handOff(child: ChildProcess, json: string): void {
+  const pipe = child.stdio[HANDOFF_FD] as Writable | null | undefined;
+  if (pipe === null || pipe === undefined) return;
+  pipe.on('error', () => undefined);
+  pipe.end(json);
 }
 
 function pipeLog(stream: NodeJS.ReadableStream | null, logger: Logger): void {
@@ -130,11 +147,14 @@ export class ZygoteLauncher implements WorkerLauncher {
   private startZygote(): Promise<void> {
     const [bin, ...pre] = this.options.command;
     if (bin === undefined) throw new DspexError(ErrorCode.Internal, 'empty worker command');
+    const stdio: Stdio = ['pipe', 'pipe', 'pipe', 'pipe'];
     const child = spawn(bin, [...pre, '--zygote', ...workerArgs(this.options)], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-      env: workerEnv(this.options),
+      stdio,
+      env: this.options.env,
     });
     this.child = child;
+    // The zygote's children inherit the login; each one's key comes with its spawn command.
+    handOff(child, handoffJson(this.options.auth));
     const log = this.options.logger.child({ pool: this.options.pool, zygote: child.pid });
     pipeLog(child.stderr, log);
     return new Promise<void>((resolve, reject) => {
@@ -143,7 +163,7 @@ export class ZygoteLauncher implements WorkerLauncher {
           new DspexError(ErrorCode.Unavailable, `cannot start ${bin}: ${error.message}`, { cause: error }),
         ),
       );
-      createInterface({ input: child.stdout }).on('line', (line) => {
+      createInterface({ input: child.stdout! }).on('line', (line) => {
         let event: ZygoteEvent;
         try {
           event = JSON.parse(line) as ZygoteEvent;
@@ -225,7 +245,8 @@ export class ZygoteLauncher implements WorkerLauncher {
     if (this.live.has(id)) await this.exitOf(id, 5000);
     return new Promise<number>((resolve, reject) => {
       this.pending.set(id, { resolve, reject, onExit });
-      this.child?.stdin?.write(JSON.stringify({ op: 'spawn', id }) + '\n');
+      const key = this.options.keyOf?.(id).toString('hex');
+      this.child?.stdin?.write(JSON.stringify({ op: 'spawn', id, ...(key !== undefined && { key }) }) + '\n');
     });
   }
 
@@ -294,11 +315,13 @@ export class DirectLauncher implements WorkerLauncher {
   spawn(id: string, onExit: (info: WorkerExitInfo) => void): Promise<number> {
     const [bin, ...pre] = this.options.command;
     if (bin === undefined) throw new DspexError(ErrorCode.Internal, 'empty worker command');
+    const stdio: Stdio = ['pipe', 'ignore', 'pipe', 'pipe'];
     const child = spawn(bin, [...pre, '--watch-stdin', '--id', id, ...workerArgs(this.options)], {
-      stdio: ['pipe', 'ignore', 'pipe'],
-      env: workerEnv(this.options),
+      stdio,
+      env: this.options.env,
     });
     this.children.set(id, child);
+    handOff(child, handoffJson(this.options.auth, this.options.keyOf?.(id)));
     pipeLog(child.stderr, this.options.logger.child({ pool: this.options.pool, worker: id }));
     child.once('exit', (code, signal) => {
       if (this.children.get(id) === child) this.children.delete(id);

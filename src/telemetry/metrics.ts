@@ -23,6 +23,8 @@ export interface RuntimeMetrics {
   rejected: Counter<'endpoint' | 'code'>;
   /** Messages dropped at the edge because they did not decode or validate. */
   invalidMessages: Counter<'subject'>;
+  /** Heartbeats and replies claiming to come from a worker that did not verify, by kind and reason. */
+  workerIdentityRejected: Counter<'kind' | 'reason'>;
   /** Predicts answered by an LLM adapter, by adapter (`direct`, `python`, `mock`) and outcome. */
   llmCalls: Counter<'adapter' | 'outcome'>;
   /** Latency of adapter calls (cache hits excluded), seconds. */
@@ -98,6 +100,12 @@ export function createMetrics(registry: Registry = new Registry()): RuntimeMetri
       name: 'dspex_invalid_messages_total',
       help: 'Messages dropped because they did not decode or validate',
       labelNames: ['subject'],
+      registers: reg,
+    }),
+    workerIdentityRejected: new Counter({
+      name: 'dspex_worker_identity_rejected_total',
+      help: 'Heartbeats and replies claiming to come from a worker that did not verify',
+      labelNames: ['kind', 'reason'],
       registers: reg,
     }),
     llmCalls: new Counter({

@@ -65,7 +65,7 @@ describe('node config layers', () => {
     });
   });
 
-  it('gives local workers the node credentials when no worker URL is set', () => {
+  it('never writes the node credentials into a worker URL (the runtime hands workers their login)', () => {
     const config = finishConfig(
       flagsLayer({ nats: 'nats://node:s3cret@h1:4222,nats://node:s3cret@h2:4222' }),
     );
@@ -74,7 +74,46 @@ describe('node config layers', () => {
       user: 'node',
       pass: 's3cret',
     });
-    expect(config.worker?.natsUrl).toBe('nats://node:s3cret@h1:4222');
+    expect(config.worker).toBeUndefined();
+  });
+
+  it('layers login files, TLS, the inbox prefix and the worker secret from flags over the environment', () => {
+    const env = {
+      DSPEX_NATS_URL: 'tls://h1:4222',
+      DSPEX_NATS_TLS_CA: '/env/ca.pem',
+      DSPEX_NATS_TLS_CERT: '/env/node.pem',
+      DSPEX_NATS_TLS_KEY: '/env/node.key',
+      DSPEX_WORKER_NATS_USER: 'worker',
+      DSPEX_WORKER_NATS_PASSWORD: 'wpw',
+      DSPEX_WORKER_SECRET_FILE: '/env/secret',
+    };
+    const config = finishConfig(
+      mergeLayers(
+        envLayer(env),
+        flagsLayer({
+          natsNkey: '/flags/node.nk',
+          tlsCa: '/flags/ca.pem',
+          inboxPrefix: '_INBOX_app',
+          workerSecretFile: '/flags/secret',
+        }),
+      ),
+    );
+    expect(config.nats).toEqual({
+      servers: ['tls://h1:4222'],
+      nkeySeedFile: '/flags/node.nk',
+      inboxPrefix: '_INBOX_app',
+      tls: { caFile: '/flags/ca.pem', certFile: '/env/node.pem', keyFile: '/env/node.key' },
+    });
+    expect(config.worker).toEqual({ nats: { user: 'worker', pass: 'wpw' }, secretFile: '/flags/secret' });
+  });
+
+  it('refuses two ways to log in, naming the field', () => {
+    expect(() => finishConfig(flagsLayer({ nats: 'nats://u:p@h1:4222', natsNkey: '/n.nk' }))).toThrow(
+      /nats: give one way to log in, not user\/pass and nkeySeedFile/,
+    );
+    expect(() => finishConfig(flagsLayer({ tlsCert: '/c.pem' }))).toThrow(
+      /nats.tls.keyFile: certFile and keyFile go together/,
+    );
   });
 
   it('keeps an explicit worker URL', () => {

@@ -211,12 +211,14 @@ describe('docker-compose.yml', () => {
     const s = services['remote-worker']!;
     expect(s.entrypoint).toEqual(['dspex-worker']);
     const id = s.command![s.command!.indexOf('--id') + 1];
-    expect(id).toBe('remote-worker-1');
-    expect(s.environment!.DSPEX_NATS_URL).toBe('nats://worker:${DSPEX_WORKER_PASSWORD}@nats-2:4222');
-    expect(s.environment!.DSPEX_HEALTH_NATS_URL).toBe('nats://client:${DSPEX_CLIENT_PASSWORD}@nats-2:4222');
+    expect(id).toBe('remote-1');
+    expect(s.environment!.DSPEX_NATS_URL).toBe('nats://nats-2:4222');
+    expect(s.environment!.DSPEX_NATS_USER).toBe('worker');
+    expect(s.environment!.DSPEX_NATS_PASSWORD).toBe('${DSPEX_WORKER_PASSWORD}');
+    expect(s.environment!.DSPEX_HEALTH_NATS_PASSWORD).toBe('${DSPEX_CLIENT_PASSWORD}');
     expect(s.healthcheck!.test).toEqual([
       'CMD-SHELL',
-      `DSPEX_NATS_URL="$$DSPEX_HEALTH_NATS_URL" exec dspex status --worker ${id} --timeout 5000`,
+      `DSPEX_NATS_USER=client DSPEX_NATS_PASSWORD="$$DSPEX_HEALTH_NATS_PASSWORD" exec dspex status --worker ${id} --timeout 5000`,
     ]);
   });
 

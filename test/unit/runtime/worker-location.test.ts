@@ -112,7 +112,7 @@ describe('dspex worker (flags)', () => {
       force: false,
     });
     expect(await workerCommand.parse(['path'], {})).toEqual({ action: 'path' });
-    expect(() => workerCommand.parse([], {})).toThrow('expected a subcommand: install or path');
+    expect(() => workerCommand.parse([], {})).toThrow('expected a subcommand: install, path or key');
     expect(() => workerCommand.parse(['uninstall'], {})).toThrow('unknown subcommand "uninstall"');
     expect(() => workerCommand.parse(['install', '--pyhton', 'x'], {})).toThrow("'--pyhton'");
   });

@@ -1,12 +1,16 @@
-import { usageError } from './command.js';
+import type { NatsAuth } from './nats-connect.js';
+import { DspexError, ErrorCode } from '../errors.js';
 
-/** NATS server URLs with the credentials some of them carried (`nats://user:pass@host:4222`). */
-export interface NatsTarget {
+const usageError = (message: string, field: string): DspexError =>
+  new DspexError(ErrorCode.BadRequest, message, { details: { field } });
+
+/**
+ * NATS server URLs with the credentials some of them carried (`nats://user:pass@host:4222`), and
+ * whatever else the connection needs (nkey or creds file, TLS, inbox prefix).
+ */
+export interface NatsTarget extends NatsAuth {
   /** The URLs without credentials: what is safe to log and print. */
   servers: string[];
-  user?: string;
-  pass?: string;
-  token?: string;
 }
 
 const WITH_CREDENTIALS = /^([a-z][a-z0-9+.-]*:\/\/)?([^@/]*)@(.+)$/i;
@@ -45,20 +49,6 @@ export function parseNatsUrls(list: string, flag = '--nats'): NatsTarget {
     }
   }
   return target;
-}
-
-/** The first server of `target` with its credentials put back, for a process that takes one URL. */
-export function urlWithCredentials(target: NatsTarget): string {
-  const first = target.servers[0] ?? 'nats://127.0.0.1:4222';
-  const credentials =
-    target.user !== undefined
-      ? `${encodeURIComponent(target.user)}:${encodeURIComponent(target.pass ?? '')}`
-      : target.token !== undefined
-        ? encodeURIComponent(target.token)
-        : undefined;
-  if (credentials === undefined) return first;
-  const m = /^([a-z][a-z0-9+.-]*:\/\/)?(.+)$/i.exec(first);
-  return `${m?.[1] ?? 'nats://'}${credentials}@${m?.[2] ?? first}`;
 }
 
 function decode(text: string, flag: string): string {

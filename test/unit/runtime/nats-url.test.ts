@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseNatsUrls, urlWithCredentials } from '../../../src/cli/nats-url.js';
+import { parseNatsUrls } from '../../../src/runtime/nats-url.js';
 
 describe('parseNatsUrls', () => {
   it('splits a comma-separated list', () => {
@@ -26,20 +26,5 @@ describe('parseNatsUrls', () => {
 
   it('rejects an empty list, naming the flag', () => {
     expect(() => parseNatsUrls(' , ', 'DSPEX_NATS_URL')).toThrow(/^DSPEX_NATS_URL: /);
-  });
-});
-
-describe('urlWithCredentials', () => {
-  it('puts encoded credentials back into the first URL', () => {
-    expect(urlWithCredentials({ servers: ['nats://a:4222', 'nats://b:4222'], user: 'w', pass: 'p@ss' })).toBe(
-      'nats://w:p%40ss@a:4222',
-    );
-    expect(urlWithCredentials({ servers: ['a:4222'], token: 'tok' })).toBe('nats://tok@a:4222');
-    expect(urlWithCredentials({ servers: ['nats://a:4222'] })).toBe('nats://a:4222');
-  });
-
-  it('round-trips through parseNatsUrls', () => {
-    const target = { servers: ['nats://a:4222'], user: 'u:x', pass: 'p/q' };
-    expect(parseNatsUrls(urlWithCredentials(target))).toEqual(target);
   });
 });
