@@ -49,7 +49,10 @@ export function parseWorkerKey(argv: string[], env: NodeJS.ProcessEnv): WorkerKe
           env.DSPEX_WORKER_SECRET_FILE || undefined,
         )?.[0];
   if (secret === undefined) {
-    throw usageError('no cluster worker secret: give --secret-file or DSPEX_WORKER_SECRET_FILE', '--secret-file');
+    throw usageError(
+      'no cluster worker secret: give --secret-file or DSPEX_WORKER_SECRET_FILE',
+      '--secret-file',
+    );
   }
   return { ids, secret };
 }

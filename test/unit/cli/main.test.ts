@@ -48,7 +48,7 @@ describe('dspex main', () => {
     );
     const usage = capture();
     expect(await main(['worker', 'remove'], usage)).toBe(2);
-    expect(usage.err[0]).toBe('dspex worker: unknown subcommand "remove" (expected install or path)');
+    expect(usage.err[0]).toBe('dspex worker: unknown subcommand "remove" (expected install, path or key)');
   });
 
   it('rejects an unknown command with exit code 2', async () => {
