@@ -7,7 +7,6 @@ the field named instead of a confusing LM or adapter failure later.
 
 from __future__ import annotations
 
-import functools
 import json
 import types
 import typing
@@ -22,6 +21,7 @@ from .errors import BadRequest, NotFound, ValidationFailed, field_error
 from .module_options import ModuleSpec, parse_spec
 from .protocol import PredictCall, type_name
 from .rewards import reward_function
+from .signatures import build_signature
 from .state import apply_state, state_hash
 from .tools import ToolBridge
 
@@ -113,20 +113,9 @@ class ModuleCache:
         return built
 
 
-@functools.lru_cache(maxsize=512)
-def _parse(signature: str, instructions: str | None) -> type[dspy.Signature]:
-    try:
-        sig = dspy.Signature(signature, instructions)
-    except (SyntaxError, ValueError, TypeError, NameError, AttributeError) as exc:
-        raise BadRequest(f"signature: DSPy cannot parse {signature!r}: {exc}", details={"field": "signature"}) from exc
-    if not sig.output_fields:
-        raise BadRequest(f"signature: {signature!r} has no output field", details={"field": "signature"})
-    return typing.cast(type[dspy.Signature], sig)
-
-
 def parse_signature(signature: str, instructions: str | None) -> type[dspy.Signature]:
-    """Parse with DSPy's own parser (an AST walk, nothing is evaluated); memoised per string."""
-    return _parse(signature, instructions)
+    """The signature of a request: the allow-list grammar, never DSPy's string parser (``signatures``)."""
+    return build_signature(signature, instructions)
 
 
 def known(module: str) -> None:

@@ -48,7 +48,7 @@ def test_unknown_op_is_not_found() -> None:
 def test_unparseable_signature_is_a_bad_request_on_signature() -> None:
     with pytest.raises(BadRequest) as err:
         parse_signature("question answer ->-> x", None)
-    assert err.value.details == {"field": "signature"}
+    assert err.value.details == {"field": "signature", "column": 19, "expected": "exactly one '->'"}
 
 
 @pytest.mark.parametrize(
