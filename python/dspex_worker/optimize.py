@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -42,6 +43,7 @@ from .errors import BadRequest, DeadlineExceeded, field_error
 from .lm import LmChooser, dummy_value
 from .metrics import Metric, resolve_metric
 from .modules import parse_signature
+from .signature_grammar import check_signature
 from .state import apply_state
 
 log = logging.getLogger(__name__)
@@ -130,13 +132,13 @@ def parse_compile(body: Mapping[str, Any]) -> CompileCall:
         if not isinstance(value, str) or not value:
             raise field_error(BadRequest, name, "must be a non-empty string")
         if pattern is not None:
-            import re
-
             if not re.fullmatch(pattern, value):
                 raise field_error(BadRequest, name, "expected 1-64 letters, digits, '_' or '-'")
         return value
 
     run_id = text("run_id", True, r"[A-Za-z0-9_-]{1,64}")
+    signature = text("signature", True)
+    check_signature(signature, "signature")
     optimizer = text("optimizer", True)
     if optimizer not in SETTINGS:
         raise field_error(BadRequest, "optimizer", f"unknown optimizer {optimizer!r} (known: {', '.join(SETTINGS)})")
@@ -144,8 +146,10 @@ def parse_compile(body: Mapping[str, Any]) -> CompileCall:
     if module not in COMPILE_MODULES:
         raise field_error(BadRequest, "module", f"compile supports {', '.join(COMPILE_MODULES)}, got {module!r}")
     metric = body.get("metric")
-    if not isinstance(metric, Mapping) or not isinstance(metric.get("name"), str) or not metric["name"]:
+    if not isinstance(metric, Mapping):
         raise field_error(BadRequest, "metric", "is required: a map with a name ({name, field?})")
+    if not isinstance(metric.get("name"), str) or not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", metric["name"]):
+        raise field_error(BadRequest, "metric.name", "is required: 1-64 letters, digits, '_' or '-'")
     if "field" in metric and not isinstance(metric["field"], str):
         raise field_error(BadRequest, "metric.field", "must be a string")
     settings = body.get("settings") or {}
@@ -165,7 +169,7 @@ def parse_compile(body: Mapping[str, Any]) -> CompileCall:
     trainset = _examples(body, "trainset", True)
     assert trainset is not None
     return CompileCall(
-        run_id=run_id, optimizer=optimizer, module=module, signature=text("signature", True),
+        run_id=run_id, optimizer=optimizer, module=module, signature=signature,
         trainset=trainset, valset=_examples(body, "valset", False), metric=dict(metric),
         instructions=text("instructions", False), state=None if state is None else dict(state),
         settings=dict(settings),
@@ -432,8 +436,6 @@ _TOKEN = r"[A-Za-z0-9_-]{1,64}"
 
 
 def _token(msg: Mapping[str, Any], name: str, required: bool, limit: int = 64) -> None:
-    import re
-
     value = msg.get(name)
     if value is None:
         if required:

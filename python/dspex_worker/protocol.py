@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 from .errors import BadRequest, NotFound, WorkerError, field_error
 from .run_protocol import RUN_CHECKS
+from .signature_grammar import check_signature
 
 if TYPE_CHECKING:
     from .optimize import CompileCall  # the optimizer pool's op, docs/optimization.md
@@ -180,6 +181,7 @@ def _check_tools(value: object) -> list[dict[str, Any]]:
 def _check_predict_fields(msg: Mapping[str, Any]) -> PredictCall:
     module = _field(msg, "module", _is_str, required=True)
     signature = _field(msg, "signature", _is_str, required=True)
+    check_signature(signature, "signature")  # the grammar, before anything else looks at it
     inputs = _field(msg, "inputs", _is_map, required=True)
     config = _field(msg, "config", _is_map, required=False) or {}
     demos = msg.get("demos")

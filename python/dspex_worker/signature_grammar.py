@@ -21,6 +21,8 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
+from . import type_registry
+from .errors import BadRequest
 from .signature_types import (
     ANY,
     BOOL,
@@ -59,8 +61,6 @@ SCALARS: Mapping[str, TypeNode] = {
     "str": STR, "string": STR, "int": INT, "float": FLOAT, "number": FLOAT,
     "bool": BOOL, "boolean": BOOL, "Any": ANY, "any": ANY,
 }
-CONSTRUCTORS = frozenset(("None", "list", "List", "dict", "Dict", "Optional", "Union", "Literal"))
-"""Words of the grammar besides the scalars; a registered type may not take one of these names."""
 PYTHON_CONSTANTS: Mapping[str, LiteralValue] = {"True": True, "False": False, "None": None}
 
 TYPE_EXPECTED = "a type (str, int, float, bool, Any, list[...], dict[str, ...], Optional[...], Literal[...])"
@@ -442,3 +442,32 @@ def parse_type_text(text: str, names: Collection[str] = ()) -> TypeNode:
     type_ = parser.field_type()
     parser.expect("eof", "'|' or end of type")
     return type_
+
+
+def check_signature(text: str, field: str = "signature") -> ParsedSignature:
+    """A signature from a request, with the registered type names; BadRequest naming ``field`` otherwise.
+
+    The error's details carry the parser's ``column`` and ``expected``. A signature without an output
+    field is refused too (no module can run it).
+    """
+    try:
+        parsed = parse_signature_text(text, type_registry.registered_types())
+    except SignatureParseError as err:
+        raise _bad(field, err) from None
+    if not parsed.outputs:
+        raise BadRequest(f"{field}: expected at least one output field", details={"field": field})
+    return parsed
+
+
+def check_type_text(text: str, field: str) -> TypeNode:
+    """One type from a request (a variable's ``spec.type``); BadRequest naming ``field`` otherwise."""
+    try:
+        return parse_type_text(text, type_registry.registered_types())
+    except SignatureParseError as err:
+        raise _bad(field, err) from None
+
+
+def _bad(field: str, err: SignatureParseError) -> BadRequest:
+    text = str(err)  # the parser's messages start with "signature"
+    return BadRequest(text if text.startswith(field) else f"{field}: {text}",
+                      details={"field": field, "column": err.column, "expected": err.expected})

@@ -93,6 +93,12 @@ class ParsedSignature:
     outputs: tuple[FieldSpec, ...]
 
 
+GRAMMAR_WORDS = frozenset((
+    "str", "string", "int", "float", "number", "bool", "boolean", "Any", "any",
+    "None", "True", "False", "list", "List", "dict", "Dict", "Optional", "Union", "Literal",
+))
+"""The words of the type grammar; a registered type may not take one of these names."""
+
 # Python keywords (not the soft ones): `def f(class)` is a syntax error, so DSPy rejects them as names.
 PYTHON_KEYWORDS = frozenset((
     "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue", "def",

@@ -25,11 +25,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dspex_worker import signatures
 from dspex_worker.errors import BadRequest
 from dspex_worker.signature_grammar import TYPE_EXPECTED, SignatureParseError, parse_signature_text, parse_type_text
 from dspex_worker.signature_types import MAX_SIGNATURE_FIELDS, MAX_SIGNATURE_LENGTH, MAX_TYPE_DEPTH
-from dspex_worker.signatures import build_signature, register_type, to_dspy
+from dspex_worker.signatures import build_signature, to_dspy
+from dspex_worker.type_registry import register_type, unregister_type
 
 from .hostile import PROTOTYPE_NAMES, hostile_signatures
 from .test_signature_parity import CASES, DIVERGENT, INVALID, VALID, fields_of
@@ -149,8 +149,9 @@ def test_registered_types_are_the_only_names_beyond_the_grammar() -> None:
         with pytest.raises(BadRequest):
             build_signature("q -> a: Address.__class__", None)
     finally:
-        signatures._REGISTRY.pop("Address")
-        build_signature.cache_clear()
+        unregister_type("Address")
+    with pytest.raises(BadRequest):
+        build_signature("q -> a: Address", None)
     for bad in ("str", "list", "None", "class", "_x", "os.environ", "Литерал"):
         with pytest.raises(ValueError):
             register_type(bad, Address)
