@@ -39,7 +39,7 @@ from dspy.utils import DummyLM
 from dspy.utils.callback import BaseCallback
 
 from .codec import to_plain
-from .errors import BadRequest, DeadlineExceeded, field_error
+from .errors import BadRequest, DeadlineExceeded, field_error, from_exception, quote
 from .lm import LmChooser, dummy_value
 from .metrics import Metric, resolve_metric
 from .modules import parse_signature
@@ -141,10 +141,11 @@ def parse_compile(body: Mapping[str, Any]) -> CompileCall:
     check_signature(signature, "signature")
     optimizer = text("optimizer", True)
     if optimizer not in SETTINGS:
-        raise field_error(BadRequest, "optimizer", f"unknown optimizer {optimizer!r} (known: {', '.join(SETTINGS)})")
+        raise field_error(BadRequest, "optimizer",
+                          f"unknown optimizer {quote(optimizer)} (known: {', '.join(SETTINGS)})")
     module = text("module", False) or "Predict"
     if module not in COMPILE_MODULES:
-        raise field_error(BadRequest, "module", f"compile supports {', '.join(COMPILE_MODULES)}, got {module!r}")
+        raise field_error(BadRequest, "module", f"compile supports {', '.join(COMPILE_MODULES)}, got {quote(module)}")
     metric = body.get("metric")
     if not isinstance(metric, Mapping):
         raise field_error(BadRequest, "metric", "is required: a map with a name ({name, field?})")
@@ -320,7 +321,7 @@ def _optimizer(call: CompileCall, metric: Metric) -> tuple[Any, dict[str, Any]]:
                 extra.setdefault("num_trials", 2)
             return tp.MIPROv2(metric=metric, num_threads=1, verbose=False, **init), {
                 **extra, "valset": None}
-    raise BadRequest(f"unknown optimizer {call.optimizer!r}", details={"field": "optimizer"})
+    raise BadRequest(f"unknown optimizer {quote(call.optimizer)}", details={"field": "optimizer"})
 
 
 def run_compile(call: CompileCall, control: Control, chooser: LmChooser, delay_s: float = 0.0) -> dict[str, Any]:
@@ -366,7 +367,7 @@ class Optimizations:
 
     async def run(self, nc: Any, call: CompileCall, timeout_s: float | None) -> dict[str, Any]:
         if call.run_id in self.running:
-            raise BadRequest(f"run_id {call.run_id!r} is already running on this worker",
+            raise BadRequest(f"run_id {quote(call.run_id)} is already running on this worker",
                              details={"field": "run_id"})
         control = Control()
         control.deadline = None if timeout_s is None else time.time() + timeout_s
@@ -412,7 +413,7 @@ class Optimizations:
                 await emit("failed", "deadline passed")
                 raise DeadlineExceeded("Dspex-Deadline passed while the optimizer was running") from None
             except Exception as exc:
-                await emit("failed", f"{type(exc).__name__}: {exc}"[:500])
+                await emit("failed", from_exception(exc).message)
                 raise
             await emit("completed")
             return {**self._reply(call, started, control, "completed"), **result}

@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from .errors import quote
 from .protocol import _bad, _field, _is_map, _is_num, _is_str, _is_uint, _require_map
 from .signature_grammar import check_type_text
 
@@ -108,7 +109,7 @@ def check_var_lease_request(msg: object) -> None:
         raise _bad("names", "must be a non-empty list of variable names")
     for name in names:
         if not isinstance(name, str) or not _NAME.match(name):
-            raise _bad("names", f"{name!r} is not a variable name")
+            raise _bad("names", f"{quote(name)} is not a variable name")
     _field(body, "holder", _is_str, required=True)
 
 

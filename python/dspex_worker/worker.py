@@ -22,7 +22,16 @@ import nats
 from nats.aio.msg import Msg
 
 from . import codec
-from .errors import BadRequest, DeadlineExceeded, Overloaded, PayloadTooLarge, Unavailable, WorkerError, from_exception
+from .errors import (
+    BadRequest,
+    DeadlineExceeded,
+    Overloaded,
+    PayloadTooLarge,
+    Unavailable,
+    WorkerError,
+    from_exception,
+    quote,
+)
 from .heartbeat import Identity, State, heartbeat, now_ms
 from .optimize import CompileCall, Optimizations
 from .protocol import Ping, PredictCall, parse_worker_request
@@ -32,6 +41,7 @@ log = logging.getLogger(__name__)
 
 DRAIN_TIMEOUT_S = 30.0
 _HEADER_MAX = 1024
+TRACE_MAX = 128  # a trace id echoed back longer than this is cut
 
 
 @dataclass(frozen=True)
@@ -194,7 +204,8 @@ class Worker:
         """
         arrived = time.monotonic()
         as_json = codec.wants_json(msg.headers)
-        trace = codec.header(msg.headers, "Dspex-Trace")
+        raw_trace = codec.header(msg.headers, "Dspex-Trace")
+        trace = codec.header_value(raw_trace, TRACE_MAX) if raw_trace else None
         try:
             request = self._admit(msg, as_json)
             if isinstance(request, Ping):
@@ -205,7 +216,7 @@ class Worker:
             await self._reply_error(msg, err, as_json, trace)
             return
         except Exception as exc:  # noqa: BLE001
-            await self._reply_error(msg, from_exception(exc), as_json, trace)
+            await self._reply_error(msg, from_exception(exc, trace), as_json, trace)
             return
         self.inflight += 1
         self._update_load_state()
@@ -239,7 +250,7 @@ class Worker:
         try:
             deadline_ms = float(raw)
         except ValueError:
-            raise BadRequest(f"Dspex-Deadline: expected unix milliseconds, got {raw!r}",
+            raise BadRequest(f"Dspex-Deadline: expected unix milliseconds, got {quote(raw)}",
                              details={"field": "Dspex-Deadline"}) from None
         remaining = (deadline_ms - time.time() * 1000) / 1000
         if remaining <= 0:
@@ -257,7 +268,7 @@ class Worker:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - every failure becomes an error reply
-                err = from_exception(exc)
+                err = from_exception(exc, trace)
                 log.info("call failed: %s %s (trace=%s)", err.code, err.message[:200], trace)
                 await self._reply_error(msg, err, as_json, trace)
                 return
@@ -284,13 +295,15 @@ class Worker:
             headers["Dspex-Trace"] = trace
         if as_json:
             headers["Content-Type"] = codec.JSON
+        # A header value holding CR/LF would corrupt (or add) header lines: every value is cleaned here.
+        headers = {k: codec.header_value(v) for k, v in headers.items()}
         try:
             await self._nc.publish(msg.reply, codec.encode(body, as_json), headers=headers or None)
         except Exception as exc:  # noqa: BLE001 - a NATS callback never throws
             log.error("reply publish failed: %s", exc)
 
     async def _reply_error(self, msg: Msg, err: WorkerError, as_json: bool, trace: str | None) -> None:
-        text = " ".join(err.message.split())[:_HEADER_MAX]
+        text = codec.header_value(" ".join(err.message.split()), _HEADER_MAX)
         await self._reply(msg, err.to_body(), as_json, trace, {
             "Nats-Service-Error-Code": str(err.status),
             "Nats-Service-Error": text,

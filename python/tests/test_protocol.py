@@ -11,7 +11,8 @@ import pytest
 from dspex_worker import protocol
 from dspex_worker.errors import BadRequest, NotFound, ValidationFailed, WorkerError
 from dspex_worker.lm import dummy_answer
-from dspex_worker.modules import ModuleCache, check_inputs, parse_signature
+from dspex_worker.modules import ModuleCache, parse_signature
+from dspex_worker.values import check_inputs
 
 from .conftest import FIXTURES
 
