@@ -169,12 +169,29 @@ def parse_compile(body: Mapping[str, Any]) -> CompileCall:
         raise field_error(BadRequest, "state", "must be a map (DSPy's dump_state() JSON)")
     trainset = _examples(body, "trainset", True)
     assert trainset is not None
+    valset = _examples(body, "valset", False)
+    _check_combination(optimizer, settings, len(valset or trainset))
     return CompileCall(
         run_id=run_id, optimizer=optimizer, module=module, signature=signature,
-        trainset=trainset, valset=_examples(body, "valset", False), metric=dict(metric),
+        trainset=trainset, valset=valset, metric=dict(metric),
         instructions=text("instructions", False), state=None if state is None else dict(state),
         settings=dict(settings),
     )
+
+
+MIPRO_MINIBATCH = 35  # DSPy's default minibatch_size
+
+
+def _check_combination(optimizer: str, settings: Mapping[str, Any], n_val: int) -> None:
+    """Settings each valid alone that DSPy refuses together (it would raise a ValueError mid-run)."""
+    if optimizer == "COPRO" and settings.get("breadth", 10) < 2:
+        raise field_error(BadRequest, "settings.breadth", "must be an integer >= 2 (COPRO)")
+    if optimizer == "MIPROv2":
+        if "auto" in settings and ("num_candidates" in settings or "num_trials" in settings):
+            raise field_error(BadRequest, "settings.auto", "cannot be combined with num_candidates or num_trials")
+        if settings.get("minibatch", True) and settings.get("minibatch_size", 0) > n_val:
+            raise field_error(BadRequest, "settings.minibatch_size",
+                              f"must not exceed the valset's size ({n_val}) while minibatch is on")
 
 
 # --- inside the optimizer thread --------------------------------------------------------------------
@@ -319,6 +336,9 @@ def _optimizer(call: CompileCall, metric: Metric) -> tuple[Any, dict[str, Any]]:
                 init["auto"] = None
                 init.setdefault("num_candidates", 2)
                 extra.setdefault("num_trials", 2)
+            if extra.get("minibatch", True):
+                # DSPy's default (35) is refused when the valset is smaller.
+                extra.setdefault("minibatch_size", min(MIPRO_MINIBATCH, len(call.valset or call.trainset)))
             return tp.MIPROv2(metric=metric, num_threads=1, verbose=False, **init), {
                 **extra, "valset": None}
     raise BadRequest(f"unknown optimizer {quote(call.optimizer)}", details={"field": "optimizer"})
@@ -334,10 +354,16 @@ def run_compile(call: CompileCall, control: Control, chooser: LmChooser, delay_s
     # Optimizers read settings.lm (and BootstrapFewShot copies it); with the dummy the adapter answers.
     lm = DummyLM([]) if chooser.is_dummy else chooser.default
     with dspy.context(lm=lm, adapter=adapter, callbacks=[ScoreCallback(control)]):
-        optimizer, compile_kwargs = _optimizer(call, metric)
-        if "valset" in compile_kwargs:
-            compile_kwargs["valset"] = valset
-        compiled = optimizer.compile(program, trainset=trainset, **compile_kwargs)
+        try:
+            optimizer, compile_kwargs = _optimizer(call, metric)
+            if "valset" in compile_kwargs:
+                compile_kwargs["valset"] = valset
+            compiled = optimizer.compile(program, trainset=trainset, **compile_kwargs)
+        except ValueError as exc:
+            # DSPy's optimizers check their arguments with ValueError; the text stays in the log.
+            log.info("%s refused run %s: %s", call.optimizer, call.run_id, exc)
+            raise BadRequest(f"settings: DSPy's {call.optimizer} refused this run's settings or examples",
+                             details={"field": "settings", "cause": "ValueError"}) from None
         scores = []
         for example in valset:
             control.check()

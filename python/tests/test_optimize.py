@@ -75,6 +75,25 @@ def test_bad_compile_requests_name_the_field(body: dict[str, Any], field: str) -
     assert err.value.details is not None and err.value.details["field"] == field
 
 
+@pytest.mark.parametrize(("optimizer", "settings", "field"), [
+    ("COPRO", {"breadth": 1}, "settings.breadth"),
+    ("MIPROv2", {"auto": "light", "num_trials": 2}, "settings.auto"),
+    ("MIPROv2", {"minibatch_size": 7}, "settings.minibatch_size"),
+])
+def test_settings_dspy_refuses_together_are_a_400_not_a_500(optimizer: str, settings: dict[str, Any],
+                                                             field: str) -> None:
+    # Found by tests/test_fuzz_ops.py: each of these raised a ValueError inside DSPy (a 500).
+    with pytest.raises(BadRequest) as err:
+        parse_compile(compile_body(optimizer, settings))
+    assert err.value.details is not None and err.value.details["field"] == field
+
+
+def test_mipro_with_a_small_valset_and_default_minibatch_runs() -> None:
+    body = compile_body("MIPROv2", {"num_candidates": 1, "num_trials": 1}, trainset=TRAIN[:2])
+    result = run_compile(parse_compile(body), Control(), LmChooser("dummy"))
+    assert "score" in result
+
+
 def test_examples_missing_an_input_are_refused() -> None:
     call_ = parse_compile(compile_body("BootstrapFewShot", {}, trainset=[{"answer": "x"}]))
     with pytest.raises(BadRequest) as err:
