@@ -1,6 +1,6 @@
 """An allow-list parser for signature strings: the TypeScript engine's grammar, in Python.
 
-A line-for-line mirror of ``src/signature/tokenizer.ts`` and ``src/signature/parser.ts``::
+A line-for-line mirror of ``src/signature/parser.ts`` (tokens: :mod:`.signature_tokens`)::
 
     signature := fields '->' fields
     fields    := [field (',' field)* [',']]
@@ -19,10 +19,10 @@ The limits (text length, fields, nesting) are the TS engine's, from :mod:`.signa
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
 
 from . import type_registry
 from .errors import BadRequest
+from .signature_tokens import Columns, SignatureParseError, Token, tokenize, utf16_length
 from .signature_types import (
     ANY,
     BOOL,
@@ -47,16 +47,6 @@ from .signature_types import (
     type_depth,
 )
 
-
-class SignatureParseError(ValueError):
-    """A signature the grammar refuses: ``column`` (1-based, UTF-16) and what was ``expected`` there."""
-
-    def __init__(self, column: int, expected: str, message: str | None = None) -> None:
-        super().__init__(message or f"signature column {column}: expected {expected}")
-        self.column = column
-        self.expected = expected
-
-
 SCALARS: Mapping[str, TypeNode] = {
     "str": STR, "string": STR, "int": INT, "float": FLOAT, "number": FLOAT,
     "bool": BOOL, "boolean": BOOL, "Any": ANY, "any": ANY,
@@ -64,127 +54,6 @@ SCALARS: Mapping[str, TypeNode] = {
 PYTHON_CONSTANTS: Mapping[str, LiteralValue] = {"True": True, "False": False, "None": None}
 
 TYPE_EXPECTED = "a type (str, int, float, bool, Any, list[...], dict[str, ...], Optional[...], Literal[...])"
-_PUNCT = {":": "colon", ",": "comma", "|": "pipe", "[": "lbracket", "]": "rbracket"}
-_ESCAPES = {"\\": "\\", "'": "'", '"': '"', "n": "\n", "r": "\r", "t": "\t"}
-_SPACE = frozenset(" \t\n\r\f\v")
-
-
-def _ident_start(c: str) -> bool:
-    return ("A" <= c <= "Z") or ("a" <= c <= "z") or c == "_"
-
-
-def _digit(c: str) -> bool:
-    return "0" <= c <= "9"
-
-
-@dataclass(frozen=True)
-class Token:
-    kind: str
-    text: str  # for a string token: the decoded value
-    column: int
-    error: SignatureParseError | None = None
-
-
-class _Columns:
-    """Python indexes code points; JavaScript (and so the node's messages) counts UTF-16 units."""
-
-    def __init__(self, text: str) -> None:
-        self.offsets: list[int] | None = None
-        if any(ord(c) > 0xFFFF for c in text):
-            offsets, n = [], 0
-            for c in text:
-                offsets.append(n)
-                n += 2 if ord(c) > 0xFFFF else 1
-            offsets.append(n)
-            self.offsets = offsets
-
-    def at(self, index: int) -> int:
-        """The 1-based UTF-16 column of code point ``index`` (``len(text)`` for end of text)."""
-        return index + 1 if self.offsets is None else self.offsets[index] + 1
-
-
-def utf16_length(text: str) -> int:
-    return len(text) + sum(1 for c in text if ord(c) > 0xFFFF)
-
-
-def tokenize(text: str, cols: _Columns | None = None) -> list[Token]:
-    """Tokens of ``text``; a character no token starts with ends the list with an ``error`` token."""
-    cols = cols or _Columns(text)
-    tokens: list[Token] = []
-    try:
-        _scan(text, tokens, cols)
-    except SignatureParseError as err:
-        tokens.append(Token("error", "", err.column, err))
-    tokens.append(Token("eof", "", cols.at(len(text))))
-    return tokens
-
-
-def _scan(text: str, tokens: list[Token], cols: _Columns) -> None:
-    i, n = 0, len(text)
-    while i < n:
-        ch = text[i]
-        if ch in _SPACE:
-            i += 1
-            continue
-        start = i
-        if _ident_start(ch):
-            i += 1
-            while i < n and (_ident_start(text[i]) or _digit(text[i])):
-                i += 1
-            tokens.append(Token("ident", text[start:i], cols.at(start)))
-        elif _digit(ch):
-            i += 1
-            while i < n and _digit(text[i]):
-                i += 1
-            if i + 1 < n and text[i] == "." and _digit(text[i + 1]):
-                i += 2
-                while i < n and _digit(text[i]):
-                    i += 1
-            if i < n and _ident_start(text[i]):
-                col = cols.at(start)
-                raise SignatureParseError(
-                    col, "a decimal number or an identifier",
-                    f"signature column {col}: expected a decimal number or an identifier, "
-                    f"found '{text[start:i + 1]}'",
-                )
-            tokens.append(Token("number", text[start:i], cols.at(start)))
-        elif ch in ("'", '"'):
-            i = _read_string(text, i, tokens, cols)
-        elif ch == "-":
-            arrow = i + 1 < n and text[i + 1] == ">"
-            tokens.append(Token("arrow" if arrow else "minus", "->" if arrow else "-", cols.at(start)))
-            i += 2 if arrow else 1
-        else:
-            kind = _PUNCT.get(ch)
-            if kind is None:
-                col = cols.at(start)
-                raise SignatureParseError(col, "a field name, a type or one of : , | [ ] ->",
-                                          f"signature column {col}: unexpected character {ch!r}")
-            tokens.append(Token(kind, ch, cols.at(start)))
-            i += 1
-
-
-def _read_string(text: str, start: int, tokens: list[Token], cols: _Columns) -> int:
-    quote = text[start]
-    value: list[str] = []
-    i = start + 1
-    while i < len(text):
-        ch = text[i]
-        if ch == quote:
-            tokens.append(Token("string", "".join(value), cols.at(start)))
-            return i + 1
-        if ch == "\n":
-            break
-        if ch == "\\":
-            decoded = _ESCAPES.get(text[i + 1] if i + 1 < len(text) else "")
-            if decoded is None:
-                raise SignatureParseError(cols.at(i), "one of the escapes \\\\ \\' \\\" \\n \\r \\t")
-            value.append(decoded)
-            i += 2
-            continue
-        value.append(ch)
-        i += 1
-    raise SignatureParseError(cols.at(start), f"a closing {quote} for this string")
 
 
 class _Parser:
@@ -407,7 +276,7 @@ def _check_length(text: str) -> None:
         )
 
 
-def _check_arrows(text: str, cols: _Columns) -> None:
+def _check_arrows(text: str, cols: Columns) -> None:
     """DSPy splits on '->' before anything else, so a second one anywhere (even in a string) is an error."""
     first = text.find("->")
     if first == -1:
@@ -429,7 +298,7 @@ def parse_signature_text(text: str, names: Collection[str] = ()) -> ParsedSignat
     Raises :class:`SignatureParseError` with the column and what was expected there.
     """
     _check_length(text)
-    cols = _Columns(text)
+    cols = Columns(text)
     _check_arrows(text, cols)
     inputs, outputs = _Parser(tokenize(text, cols), names).signature()
     return ParsedSignature(text, tuple(inputs), tuple(outputs))
