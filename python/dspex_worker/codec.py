@@ -92,9 +92,15 @@ def encode(body: Mapping[str, Any], as_json: bool) -> bytes:
 
 
 def to_plain(value: Any) -> Any:
-    """Reduce DSPy outputs (pydantic models, tuples, custom types) to JSON-able values."""
-    if value is None or isinstance(value, str | bool | int):
+    """Reduce DSPy outputs (pydantic models, tuples, custom types) to JSON-able values.
+
+    An integer msgpack cannot carry (outside -2**63 .. 2**64-1, e.g. an LM's 30-digit answer to an
+    ``int`` field) becomes its decimal text, so that the reply can always be encoded.
+    """
+    if value is None or isinstance(value, str | bool):
         return value
+    if isinstance(value, int):
+        return value if -(2**63) <= value < 2**64 else str(value)
     if isinstance(value, float):
         return value if value == value and value not in (float("inf"), float("-inf")) else None
     if isinstance(value, Mapping):

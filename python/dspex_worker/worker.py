@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import signal
 import sys
@@ -25,6 +26,7 @@ from . import codec
 from .errors import (
     BadRequest,
     DeadlineExceeded,
+    Internal,
     Overloaded,
     PayloadTooLarge,
     Unavailable,
@@ -249,6 +251,8 @@ class Worker:
             return None
         try:
             deadline_ms = float(raw)
+            if not math.isfinite(deadline_ms):
+                raise ValueError(raw)
         except ValueError:
             raise BadRequest(f"Dspex-Deadline: expected unix milliseconds, got {quote(raw)}",
                              details={"field": "Dspex-Deadline"}) from None
@@ -298,7 +302,16 @@ class Worker:
         # A header value holding CR/LF would corrupt (or add) header lines: every value is cleaned here.
         headers = {k: codec.header_value(v) for k, v in headers.items()}
         try:
-            await self._nc.publish(msg.reply, codec.encode(body, as_json), headers=headers or None)
+            data = codec.encode(body, as_json)
+        except Exception:  # the caller gets an error, never silence
+            log.error("reply body could not be encoded (trace=%s)", trace, exc_info=True)
+            err = Internal("internal error in the worker: the reply could not be encoded",
+                           details={"cause": "EncodeError"})
+            data = codec.encode(err.to_body(), as_json)
+            headers["Nats-Service-Error-Code"] = str(err.status)
+            headers["Nats-Service-Error"] = err.message
+        try:
+            await self._nc.publish(msg.reply, data, headers=headers or None)
         except Exception as exc:  # noqa: BLE001 - a NATS callback never throws
             log.error("reply publish failed: %s", exc)
 

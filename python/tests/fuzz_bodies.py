@@ -18,12 +18,14 @@ nasty_text = st.one_of(
     st.text(alphabet=st.characters(codec="utf-8"), max_size=30),
     st.text(alphabet=st.sampled_from(CONTROL + "aZ09 :{}[]\"'\\->|.%$"), max_size=30),
     st.sampled_from(("", " ", "\r\nNats-Service-Error-Code: 200", "os.environ", "sys.argv", "__import__('os')",
-                     "{{x}}", "%s%n", "../../etc/passwd", "a" * 300, "😀" * 40, "finish", "None", "null", "True")),
+                     "{{x}}", "%s%n", "../../etc/passwd", "123456789012345678901234567890", "1e999", "-0",
+                     "a" * 300, "😀" * 40, "finish", "None", "null", "True")),
     st.integers(0, 200_000).map(lambda n: "x" * n),
 )
 names = st.one_of(st.sampled_from(("q", "a", "question", "answer", "x", "_x", "class", "inputs", "demos")), nasty_text)
 scalars = st.one_of(
     st.none(), st.booleans(), st.integers(-(2**63), 2**64 - 1), st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(-(2**80), 2**80),  # past msgpack's range: only JSON bodies carry these
     nasty_text,
 )
 values = st.recursive(

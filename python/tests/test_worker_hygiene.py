@@ -169,3 +169,20 @@ def test_no_reply_in_this_module_carried_a_secret(hostile_worker: HostileWorker)
     reply = hostile_worker.client.call(hostile_worker.own, _predict(signature="q -> a: os.environ"))
     assert reply.status == 400 and not leaks(reply.data)
     assert hostile_worker.client.call(hostile_worker.own, {"op": "ping"}).status == 0
+
+
+def test_an_answer_msgpack_cannot_carry_still_gets_a_reply(hostile_worker: HostileWorker) -> None:
+    # A 30-digit integer parsed for an int field used to make the reply unencodable: the caller got silence.
+    big = "123456789012345678901234567890"
+    for as_json in (False, True):
+        reply = hostile_worker.client.call(hostile_worker.own, {**_predict(signature="q -> a: int"), "config": {
+            "dummy_script": [{"a": big}]}}, as_json=as_json, timeout=20)
+        assert reply.status == 0, reply.data[:300]
+        assert reply.body(as_json)["outputs"] == {"a": big}
+
+
+@pytest.mark.parametrize("deadline", ["NaN", "inf", "-inf", "1e999", "soon"])
+def test_a_deadline_that_is_not_a_finite_number_is_a_400(hostile_worker: HostileWorker, deadline: str) -> None:
+    reply = hostile_worker.client.call(hostile_worker.own, _predict(), headers={"Dspex-Deadline": deadline})
+    assert reply.status == 400
+    assert reply.body(False)["error"]["details"]["field"] == "Dspex-Deadline"
