@@ -81,6 +81,31 @@ def field_error(cls: type[WorkerError], field: str, message: str) -> WorkerError
     return cls(f"{field}: {message}", details={"field": field})
 
 
+QUOTE_LIMIT = 64
+
+
+def quote(value: object, limit: int = QUOTE_LIMIT) -> str:
+    """A request value for an error message: a short literal, never the ``repr`` of an arbitrary object.
+
+    Strings are cut to ``limit`` characters (``repr`` escapes control characters), numbers, booleans
+    and null are written out, anything else is named by its wire type (``a map``, ``a list``, …).
+    """
+    if isinstance(value, str):
+        return repr(value if len(value) <= limit else value[:limit] + "…")
+    if value is None or isinstance(value, bool):
+        return "null" if value is None else str(value).lower()
+    if isinstance(value, int | float):
+        text = str(value)
+        return text if len(text) <= limit else f"a {len(text)}-digit number"
+    if isinstance(value, dict):
+        return "a map"
+    if isinstance(value, list | tuple):
+        return "a list"
+    if isinstance(value, bytes | bytearray):
+        return "binary data"
+    return "a value of another type"
+
+
 _RETRYABLE_HTTP = {408, 409, 429}
 
 
@@ -92,28 +117,39 @@ def _litellm_retryable(exc: BaseException) -> bool:
     return any(k in name for k in ("RateLimit", "Timeout", "ServiceUnavailable", "APIConnection", "InternalServer"))
 
 
-def from_exception(exc: BaseException) -> WorkerError:
-    """Map any exception raised while running a call to the error sent back."""
+def from_exception(exc: BaseException, trace: str | None = None) -> WorkerError:
+    """Map any exception raised while running a call to the error sent back.
+
+    Only a :class:`WorkerError`'s own message crosses the wire. The text of anything else (an LM
+    provider's message, a bug's exception, a traceback) may quote configuration, keys or the
+    environment: it is logged here with the request's trace id, and the reply carries a stable
+    message and the exception's class name in ``details.cause``.
+    """
     if isinstance(exc, WorkerError):
         return exc
     # Imported lazily: this module must stay importable without paying for DSPy.
     from dspy.utils.exceptions import AdapterParseError, LMError, is_retryable_lm_error
 
+    cause = type(exc).__name__
     if isinstance(exc, AdapterParseError):
-        return LmError(f"the LM reply could not be parsed: {_first_line(exc)}", retryable=False)
+        log.info("LM reply not parsed (trace=%s): %s", trace, _first_line(exc))
+        return LmError("the LM reply could not be parsed into the signature's outputs", retryable=False,
+                       details={"cause": cause})
     if isinstance(exc, LMError):
-        details: dict[str, Any] = {"cause": type(exc).__name__}
-        if exc.retry_after is not None:
+        log.warning("LM call failed (trace=%s): %s: %s", trace, cause, exc)
+        details: dict[str, Any] = {"cause": cause}
+        if isinstance(exc.retry_after, int | float) and not isinstance(exc.retry_after, bool):
             details["retry_after"] = exc.retry_after
-        return LmError(str(exc) or type(exc).__name__, retryable=is_retryable_lm_error(exc), details=details)
+        return LmError(f"the LM call failed ({cause})", retryable=is_retryable_lm_error(exc), details=details)
     if type(exc).__module__.split(".")[0] == "litellm":
-        return LmError(
-            str(exc) or type(exc).__name__,
-            retryable=_litellm_retryable(exc),
-            details={"cause": type(exc).__name__},
-        )
-    log.error("internal error while running a call", exc_info=exc)
-    return Internal(f"{type(exc).__name__}: {exc}")
+        log.warning("LM call failed (trace=%s): %s: %s", trace, cause, exc)
+        details = {"cause": cause}
+        status = getattr(exc, "status_code", None)
+        if isinstance(status, int) and not isinstance(status, bool):
+            details["status"] = status
+        return LmError(f"the LM call failed ({cause})", retryable=_litellm_retryable(exc), details=details)
+    log.error("internal error while running a call (trace=%s)", trace, exc_info=exc)
+    return Internal("internal error in the worker (logged with the request's trace id)", details={"cause": cause})
 
 
 def _first_line(exc: BaseException) -> str:

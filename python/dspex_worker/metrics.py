@@ -24,7 +24,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .errors import BadRequest, NotFound
+from .errors import BadRequest, NotFound, quote
 
 Metric = Callable[..., float | bool]
 """``metric(example, prediction, trace=None) -> float | bool`` as DSPy optimizers call it."""
@@ -115,7 +115,7 @@ def resolve_metric(spec: Mapping[str, Any], output_fields: list[str]) -> Metric:
                                  f"({', '.join(output_fields)})", details={"field": "metric.field"})
             field = output_fields[0]
         if field not in output_fields:
-            raise BadRequest(f"metric.field: {field!r} is not an output of the signature "
+            raise BadRequest(f"metric.field: {quote(field)} is not an output of the signature "
                              f"({', '.join(output_fields)})", details={"field": "metric.field"})
         compare = _COMPARE[name]
 
@@ -127,7 +127,7 @@ def resolve_metric(spec: Mapping[str, Any], output_fields: list[str]) -> Metric:
     _load_configured_modules()
     fn = _REGISTRY.get(name)
     if fn is None:
-        raise NotFound(f"metric {name!r} is not registered (known: {', '.join(registered())})",
+        raise NotFound(f"metric {quote(name)} is not registered (known: {', '.join(registered())})",
                        details={"field": "metric.name"})
     return fn
 

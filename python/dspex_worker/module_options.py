@@ -14,9 +14,10 @@ from typing import Any
 
 import dspy
 
-from .errors import BadRequest, field_error
+from .errors import BadRequest, field_error, quote
 from .protocol import PredictCall, type_name
 from .rewards import RewardSpec, parse_reward
+from .tool_schema import clean_parameters
 
 BASE_MODULES = ("Predict", "ChainOfThought")
 # Which ``options`` keys each module accepts; anything else is a 400 naming it.
@@ -31,6 +32,7 @@ ALLOWED_OPTIONS: dict[str, tuple[str, ...]] = {
 MAX_ITERS, DEFAULT_MAX_ITERS = 50, 20
 MAX_M, DEFAULT_M = 16, 3
 MAX_N = 16
+MAX_TOOL_DESCRIPTION = 4000
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,7 @@ def _int(options: Mapping[str, Any], key: str, low: int, high: int) -> int | Non
         return None
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
         raise field_error(BadRequest, f"options.{key}",
-                          f"must be an integer from {low} to {high}, got {value!r} ({type_name(value)})")
+                          f"must be an integer from {low} to {high}, got {quote(value)}")
     return value
 
 
@@ -91,9 +93,10 @@ def parse_spec(call: PredictCall, sig: type[dspy.Signature], state_hash: str | N
         for i, name in enumerate(names):
             if name == "finish" or name in names[:i]:
                 raise field_error(BadRequest, f"tools.{i}.name",
-                                  f"{name!r} is {'reserved by ReAct' if name == 'finish' else 'listed twice'}")
+                                  f"{quote(name)} is {'reserved by ReAct' if name == 'finish' else 'listed twice'}")
         tools = tuple(
-            (t["name"], t.get("description") or "", json.dumps(t.get("parameters") or {}, sort_keys=True))
+            (t["name"], (t.get("description") or "")[:MAX_TOOL_DESCRIPTION],
+             json.dumps(clean_parameters(t.get("parameters") or {}), sort_keys=True))
             for t in call.tools
         )
         max_iters = _int(call.options, "max_iters", 1, MAX_ITERS) or DEFAULT_MAX_ITERS
@@ -116,7 +119,8 @@ def parse_spec(call: PredictCall, sig: type[dspy.Signature], state_hash: str | N
         fail_count = _int(call.options, "fail_count", 1, n)
         base = call.options.get("base", "Predict")
         if base not in BASE_MODULES:
-            raise field_error(BadRequest, "options.base", f"must be one of {', '.join(BASE_MODULES)}, got {base!r}")
+            raise field_error(BadRequest, "options.base",
+                              f"must be one of {', '.join(BASE_MODULES)}, got {quote(base)}")
         return ModuleSpec(**{**spec.__dict__, "N": n, "threshold": float(threshold), "reward": reward,
                              "fail_count": fail_count, "base": base})
     return spec

@@ -1,28 +1,22 @@
 """DSPy modules a worker can run, built once per :class:`ModuleSpec` (module, signature, instructions,
-options, tools, state hash) and kept in an LRU.
-
-Also checks a call's ``inputs`` against the signature DSPy parsed, so that a bad input is a 422 with
-the field named instead of a confusing LM or adapter failure later.
+options, tools, state hash) and kept in an LRU. Value checks (``check_inputs``) live in ``values``.
 """
 
 from __future__ import annotations
 
-import functools
 import json
-import types
-import typing
 from collections import OrderedDict
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import dspy
 
-from .errors import BadRequest, NotFound, ValidationFailed, field_error
+from .errors import BadRequest, NotFound, quote
 from .module_options import ModuleSpec, parse_spec
-from .protocol import PredictCall, type_name
+from .protocol import PredictCall
 from .rewards import reward_function
-from .state import apply_state, state_hash
+from .signatures import build_signature
+from .state import apply_state, state_digest
 from .tools import ToolBridge
 
 MODULES = ("Predict", "ChainOfThought", "ReAct", "MultiChainComparison", "BestOfN", "Refine")
@@ -74,6 +68,11 @@ class MultiChain(dspy.Module):  # type: ignore[misc]  # dspy is untyped
         return self.compare
 
 
+# A spec heavier than this (instructions, tool schemas, state) is built for its call and not kept:
+# 256 cached modules each holding a near-1 MiB request would pin a quarter of a GiB.
+CACHE_MAX_WEIGHT = 64 * 1024
+
+
 class ModuleCache:
     """Bounded LRU of built modules; parsing a signature and building a module happen once per spec."""
 
@@ -97,7 +96,7 @@ class ModuleCache:
         """The module for one checked call: built, options checked and state loaded once per distinct spec."""
         known(call.module)
         sig = parse_signature(call.signature, call.instructions)
-        digest = state_hash(call.state)
+        digest, state_size = state_digest(call.state)
         spec = parse_spec(call, sig, digest)
         hit = self._items.get(spec)
         if hit is not None:
@@ -107,31 +106,23 @@ class ModuleCache:
         if call.state is not None:
             target = built.module.state_target() if isinstance(built.module, MultiChain) else built.module
             apply_state(target, call.state)
+        weight = len(call.instructions or "") + sum(len(params) for _, _, params in spec.tools) + state_size
+        if weight > CACHE_MAX_WEIGHT:
+            return built
         self._items[spec] = built
         if len(self._items) > self._max:
             self._items.popitem(last=False)
         return built
 
 
-@functools.lru_cache(maxsize=512)
-def _parse(signature: str, instructions: str | None) -> type[dspy.Signature]:
-    try:
-        sig = dspy.Signature(signature, instructions)
-    except (SyntaxError, ValueError, TypeError, NameError, AttributeError) as exc:
-        raise BadRequest(f"signature: DSPy cannot parse {signature!r}: {exc}", details={"field": "signature"}) from exc
-    if not sig.output_fields:
-        raise BadRequest(f"signature: {signature!r} has no output field", details={"field": "signature"})
-    return typing.cast(type[dspy.Signature], sig)
-
-
 def parse_signature(signature: str, instructions: str | None) -> type[dspy.Signature]:
-    """Parse with DSPy's own parser (an AST walk, nothing is evaluated); memoised per string."""
-    return _parse(signature, instructions)
+    """The signature of a request: the allow-list grammar, never DSPy's string parser (``signatures``)."""
+    return build_signature(signature, instructions)
 
 
 def known(module: str) -> None:
     if module not in MODULES:
-        raise NotFound(f"unknown module {module!r} (known: {', '.join(MODULES)})", details={"field": "module"})
+        raise NotFound(f"unknown module {quote(module)} (known: {', '.join(MODULES)})", details={"field": "module"})
 
 
 def build(spec: ModuleSpec, sig: type[dspy.Signature], bridge: ToolBridge) -> Built:
@@ -158,93 +149,5 @@ def build(spec: ModuleSpec, sig: type[dspy.Signature], bridge: ToolBridge) -> Bu
             module = cls(module=inner, N=spec.N, reward_fn=reward_function(spec.reward, bridge),
                          threshold=spec.threshold, fail_count=spec.fail_count)
         case _:
-            raise NotFound(f"unknown module {spec.module!r}", details={"field": "module"})
+            raise NotFound(f"unknown module {quote(spec.module)}", details={"field": "module"})
     return Built(module=module, signature=sig, spec=spec)
-
-
-# --- input checks -----------------------------------------------------------------------------
-
-_NONE = type(None)
-
-
-def _is_optional(ann: Any) -> bool:
-    return typing.get_origin(ann) in (typing.Union, types.UnionType) and _NONE in typing.get_args(ann)
-
-
-def describe(ann: Any) -> str:
-    """The wire name of what an annotation accepts, e.g. ``list of string``."""
-    origin, args = typing.get_origin(ann), typing.get_args(ann)
-    simple = {str: "string", int: "integer", float: "number", bool: "boolean", list: "list", dict: "map",
-              _NONE: "null", tuple: "list"}
-    if ann in simple:
-        return simple[ann]
-    if origin in (typing.Union, types.UnionType):
-        return " or ".join(describe(a) for a in args)
-    if origin is typing.Literal:
-        return "one of " + ", ".join(repr(a) for a in args)
-    if origin in (list, tuple, set) and args:
-        return f"list of {describe(args[0])}"
-    if origin is dict:
-        return "map"
-    return getattr(ann, "__name__", str(ann))
-
-
-def matches(value: Any, ann: Any) -> bool:
-    """Whether a decoded wire value fits a DSPy field annotation (unknown annotations accept anything)."""
-    origin, args = typing.get_origin(ann), typing.get_args(ann)
-    if ann is typing.Any:
-        return True
-    if ann is _NONE:
-        return value is None
-    if ann is str:
-        return isinstance(value, str)
-    if ann is bool:
-        return isinstance(value, bool)
-    if ann is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if ann is float:
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    if ann in (list, tuple, set):
-        return isinstance(value, list | tuple)
-    if ann is dict:
-        return isinstance(value, Mapping)
-    if origin in (typing.Union, types.UnionType):
-        return any(matches(value, a) for a in args)
-    if origin is typing.Literal:
-        return any(value == a and type(value) is type(a) for a in args)
-    if origin in (list, set) or (origin is tuple and len(args) == 2 and args[1] is Ellipsis):
-        return isinstance(value, list | tuple) and all(matches(v, args[0]) for v in value)
-    if origin is tuple:
-        return isinstance(value, list | tuple) and len(value) == len(args) and all(
-            matches(v, a) for v, a in zip(value, args, strict=True)
-        )
-    if origin is dict:
-        return isinstance(value, Mapping) and (len(args) < 2 or all(matches(v, args[1]) for v in value.values()))
-    return True
-
-
-def check_inputs(sig: type[dspy.Signature], inputs: Mapping[str, Any]) -> dict[str, Any]:
-    """Return the keyword arguments for the module call, or raise 422 naming the first bad field."""
-    fields = sig.input_fields
-    for name in inputs:
-        if name not in fields:
-            raise field_error(
-                ValidationFailed, f"inputs.{name}",
-                f"unknown input field (the signature's inputs are: {', '.join(fields) or 'none'})",
-            )
-    kwargs: dict[str, Any] = {}
-    for name, info in fields.items():
-        ann = info.annotation
-        if name not in inputs or inputs[name] is None:
-            if _is_optional(ann) or ann is typing.Any:
-                kwargs[name] = None
-                continue
-            if name not in inputs:
-                raise field_error(ValidationFailed, f"inputs.{name}", f"is required ({describe(ann)})")
-        value = inputs[name]
-        if not matches(value, ann):
-            raise field_error(
-                ValidationFailed, f"inputs.{name}", f"expected {describe(ann)}, got {type_name(value)}"
-            )
-        kwargs[name] = value
-    return kwargs

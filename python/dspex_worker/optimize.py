@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -38,11 +39,12 @@ from dspy.utils import DummyLM
 from dspy.utils.callback import BaseCallback
 
 from .codec import to_plain
-from .errors import BadRequest, DeadlineExceeded, field_error
+from .errors import BadRequest, DeadlineExceeded, field_error, from_exception, quote
 from .identity import Signer
 from .lm import LmChooser, dummy_value
 from .metrics import Metric, resolve_metric
 from .modules import parse_signature
+from .signature_grammar import check_signature
 from .state import apply_state
 
 log = logging.getLogger(__name__)
@@ -131,22 +133,25 @@ def parse_compile(body: Mapping[str, Any]) -> CompileCall:
         if not isinstance(value, str) or not value:
             raise field_error(BadRequest, name, "must be a non-empty string")
         if pattern is not None:
-            import re
-
             if not re.fullmatch(pattern, value):
                 raise field_error(BadRequest, name, "expected 1-64 letters, digits, '_' or '-'")
         return value
 
     run_id = text("run_id", True, r"[A-Za-z0-9_-]{1,64}")
+    signature = text("signature", True)
+    check_signature(signature, "signature")
     optimizer = text("optimizer", True)
     if optimizer not in SETTINGS:
-        raise field_error(BadRequest, "optimizer", f"unknown optimizer {optimizer!r} (known: {', '.join(SETTINGS)})")
+        raise field_error(BadRequest, "optimizer",
+                          f"unknown optimizer {quote(optimizer)} (known: {', '.join(SETTINGS)})")
     module = text("module", False) or "Predict"
     if module not in COMPILE_MODULES:
-        raise field_error(BadRequest, "module", f"compile supports {', '.join(COMPILE_MODULES)}, got {module!r}")
+        raise field_error(BadRequest, "module", f"compile supports {', '.join(COMPILE_MODULES)}, got {quote(module)}")
     metric = body.get("metric")
-    if not isinstance(metric, Mapping) or not isinstance(metric.get("name"), str) or not metric["name"]:
+    if not isinstance(metric, Mapping):
         raise field_error(BadRequest, "metric", "is required: a map with a name ({name, field?})")
+    if not isinstance(metric.get("name"), str) or not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", metric["name"]):
+        raise field_error(BadRequest, "metric.name", "is required: 1-64 letters, digits, '_' or '-'")
     if "field" in metric and not isinstance(metric["field"], str):
         raise field_error(BadRequest, "metric.field", "must be a string")
     settings = body.get("settings") or {}
@@ -165,12 +170,29 @@ def parse_compile(body: Mapping[str, Any]) -> CompileCall:
         raise field_error(BadRequest, "state", "must be a map (DSPy's dump_state() JSON)")
     trainset = _examples(body, "trainset", True)
     assert trainset is not None
+    valset = _examples(body, "valset", False)
+    _check_combination(optimizer, settings, len(valset or trainset))
     return CompileCall(
-        run_id=run_id, optimizer=optimizer, module=module, signature=text("signature", True),
-        trainset=trainset, valset=_examples(body, "valset", False), metric=dict(metric),
+        run_id=run_id, optimizer=optimizer, module=module, signature=signature,
+        trainset=trainset, valset=valset, metric=dict(metric),
         instructions=text("instructions", False), state=None if state is None else dict(state),
         settings=dict(settings),
     )
+
+
+MIPRO_MINIBATCH = 35  # DSPy's default minibatch_size
+
+
+def _check_combination(optimizer: str, settings: Mapping[str, Any], n_val: int) -> None:
+    """Settings each valid alone that DSPy refuses together (it would raise a ValueError mid-run)."""
+    if optimizer == "COPRO" and settings.get("breadth", 10) < 2:
+        raise field_error(BadRequest, "settings.breadth", "must be an integer >= 2 (COPRO)")
+    if optimizer == "MIPROv2":
+        if "auto" in settings and ("num_candidates" in settings or "num_trials" in settings):
+            raise field_error(BadRequest, "settings.auto", "cannot be combined with num_candidates or num_trials")
+        if settings.get("minibatch", True) and settings.get("minibatch_size", 0) > n_val:
+            raise field_error(BadRequest, "settings.minibatch_size",
+                              f"must not exceed the valset's size ({n_val}) while minibatch is on")
 
 
 # --- inside the optimizer thread --------------------------------------------------------------------
@@ -315,9 +337,12 @@ def _optimizer(call: CompileCall, metric: Metric) -> tuple[Any, dict[str, Any]]:
                 init["auto"] = None
                 init.setdefault("num_candidates", 2)
                 extra.setdefault("num_trials", 2)
+            if extra.get("minibatch", True):
+                # DSPy's default (35) is refused when the valset is smaller.
+                extra.setdefault("minibatch_size", min(MIPRO_MINIBATCH, len(call.valset or call.trainset)))
             return tp.MIPROv2(metric=metric, num_threads=1, verbose=False, **init), {
                 **extra, "valset": None}
-    raise BadRequest(f"unknown optimizer {call.optimizer!r}", details={"field": "optimizer"})
+    raise BadRequest(f"unknown optimizer {quote(call.optimizer)}", details={"field": "optimizer"})
 
 
 def run_compile(call: CompileCall, control: Control, chooser: LmChooser, delay_s: float = 0.0) -> dict[str, Any]:
@@ -330,10 +355,16 @@ def run_compile(call: CompileCall, control: Control, chooser: LmChooser, delay_s
     # Optimizers read settings.lm (and BootstrapFewShot copies it); with the dummy the adapter answers.
     lm = DummyLM([]) if chooser.is_dummy else chooser.default
     with dspy.context(lm=lm, adapter=adapter, callbacks=[ScoreCallback(control)]):
-        optimizer, compile_kwargs = _optimizer(call, metric)
-        if "valset" in compile_kwargs:
-            compile_kwargs["valset"] = valset
-        compiled = optimizer.compile(program, trainset=trainset, **compile_kwargs)
+        try:
+            optimizer, compile_kwargs = _optimizer(call, metric)
+            if "valset" in compile_kwargs:
+                compile_kwargs["valset"] = valset
+            compiled = optimizer.compile(program, trainset=trainset, **compile_kwargs)
+        except ValueError as exc:
+            # DSPy's optimizers check their arguments with ValueError; the text stays in the log.
+            log.info("%s refused run %s: %s", call.optimizer, call.run_id, exc)
+            raise BadRequest(f"settings: DSPy's {call.optimizer} refused this run's settings or examples",
+                             details={"field": "settings", "cause": "ValueError"}) from None
         scores = []
         for example in valset:
             control.check()
@@ -365,7 +396,7 @@ class Optimizations:
 
     async def run(self, nc: Any, call: CompileCall, timeout_s: float | None) -> dict[str, Any]:
         if call.run_id in self.running:
-            raise BadRequest(f"run_id {call.run_id!r} is already running on this worker",
+            raise BadRequest(f"run_id {quote(call.run_id)} is already running on this worker",
                              details={"field": "run_id"})
         control = Control()
         control.deadline = None if timeout_s is None else time.time() + timeout_s
@@ -412,7 +443,7 @@ class Optimizations:
                 await emit("failed", "deadline passed")
                 raise DeadlineExceeded("Dspex-Deadline passed while the optimizer was running") from None
             except Exception as exc:
-                await emit("failed", f"{type(exc).__name__}: {exc}"[:500])
+                await emit("failed", from_exception(exc).message)
                 raise
             await emit("completed")
             return {**self._reply(call, started, control, "completed"), **result}
@@ -436,8 +467,6 @@ _TOKEN = r"[A-Za-z0-9_-]{1,64}"
 
 
 def _token(msg: Mapping[str, Any], name: str, required: bool, limit: int = 64) -> None:
-    import re
-
     value = msg.get(name)
     if value is None:
         if required:

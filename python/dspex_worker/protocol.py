@@ -11,8 +11,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from .errors import BadRequest, NotFound, WorkerError, field_error
+from .errors import BadRequest, NotFound, WorkerError, field_error, quote
 from .run_protocol import RUN_CHECKS
+from .signature_grammar import check_signature
 
 if TYPE_CHECKING:
     from .optimize import CompileCall  # the optimizer pool's op, docs/optimization.md
@@ -161,10 +162,15 @@ def _list_of_maps(value: object, name: str, limit: int) -> list[dict[str, Any]]:
     return [dict(item) for item in value]
 
 
+def is_token(value: object, limit: int = TOOL_NAME_MAX) -> bool:
+    """Whether ``value`` may be one subject token: 1-``limit`` ASCII letters, digits, ``_`` or ``-``."""
+    return (isinstance(value, str) and 0 < len(value) <= limit
+            and all(c.isascii() and (c.isalnum() or c in "_-") for c in value))
+
+
 def is_tool_name(value: object) -> bool:
     """Tool names travel as subject tokens (``<prefix>.tool.<name>``)."""
-    return (isinstance(value, str) and 0 < len(value) <= TOOL_NAME_MAX
-            and all(c.isascii() and (c.isalnum() or c in "_-") for c in value))
+    return is_token(value)
 
 
 def _check_tools(value: object) -> list[dict[str, Any]]:
@@ -180,6 +186,7 @@ def _check_tools(value: object) -> list[dict[str, Any]]:
 def _check_predict_fields(msg: Mapping[str, Any]) -> PredictCall:
     module = _field(msg, "module", _is_str, required=True)
     signature = _field(msg, "signature", _is_str, required=True)
+    check_signature(signature, "signature")  # the grammar, before anything else looks at it
     inputs = _field(msg, "inputs", _is_map, required=True)
     config = _field(msg, "config", _is_map, required=False) or {}
     demos = msg.get("demos")
@@ -244,7 +251,7 @@ def check_worker_heartbeat(msg: object) -> None:
         _field(body, name, _is_uint, required=True)
     state = _field(body, "state", _is_str, required=True)
     if state not in WORKER_STATES:
-        raise _bad("state", f"must be one of {', '.join(WORKER_STATES)}, got {state!r}")
+        raise _bad("state", f"must be one of {', '.join(WORKER_STATES)}, got {quote(state)}")
     _field(body, "node", _is_str, required=False)
     _field(body, "seq", _is_uint, required=False)
 
@@ -290,7 +297,7 @@ def parse_worker_request(msg: object) -> WorkerRequest:
         from .optimize import parse_compile  # imported here: optimize.py imports this module
 
         return parse_compile(body)
-    raise NotFound(f"unknown op {op!r} (expected predict, compile or ping)", details={"field": "op"})
+    raise NotFound(f"unknown op {quote(op)} (expected predict, compile or ping)", details={"field": "op"})
 
 
 def check_worker_request(msg: object) -> None:

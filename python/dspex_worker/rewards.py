@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .codec import to_plain
-from .errors import BadRequest, field_error
+from .errors import BadRequest, field_error, quote
 from .protocol import is_tool_name, type_name
 from .tools import ToolBridge, ToolCallError
 
@@ -53,14 +53,14 @@ def parse_reward(value: object, output_fields: list[str]) -> RewardSpec:
         assert isinstance(name, str)
         return RewardSpec(kind="tool", name=name)
     if kind != "builtin":
-        raise field_error(BadRequest, "options.reward.kind", f'must be "builtin" or "tool", got {kind!r}')
+        raise field_error(BadRequest, "options.reward.kind", f'must be "builtin" or "tool", got {quote(kind)}')
     if name not in BUILTINS:
-        raise field_error(BadRequest, "options.reward.name", f"must be one of {', '.join(BUILTINS)}, got {name!r}")
+        raise field_error(BadRequest, "options.reward.name", f"must be one of {', '.join(BUILTINS)}, got {quote(name)}")
     assert isinstance(name, str)
     field = value.get("field")
     if not isinstance(field, str) or field not in output_fields:
         raise field_error(BadRequest, "options.reward.field",
-                          f"must name an output field ({', '.join(output_fields)}), got {field!r}")
+                          f"must name an output field ({', '.join(output_fields)}), got {quote(field)}")
     wanted = value.get("value")
     if name in _NEEDS_VALUE and not isinstance(wanted, str):
         raise field_error(BadRequest, "options.reward.value", f"is required for {name} (a string)")

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .errors import BadRequest, WorkerError, field_error
+from .signature_grammar import check_signature
 
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
@@ -95,9 +96,9 @@ def _stage(value: object, name: str) -> None:
     kind = stage["kind"]
     if kind == "predict":
         _str(stage, "module", p)
+    if kind in ("predict", "llm"):
         _str(stage, "signature", p)
-    elif kind == "llm":
-        _str(stage, "signature", p)
+        check_signature(stage["signature"], p + "signature")
     elif kind == "fn":
         _str(stage, "fn", p, pattern=TOKEN)
     else:

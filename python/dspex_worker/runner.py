@@ -15,9 +15,10 @@ import dspy
 from .codec import to_plain
 from .errors import DeadlineExceeded, LmError
 from .lm import LmChooser
-from .modules import Built, ModuleCache, check_inputs
+from .modules import Built, ModuleCache
 from .protocol import PredictCall
 from .tools import CallScope, current_scope
+from .values import check_demos, check_inputs
 
 MODULE_CONFIG_KEYS = ("temperature", "max_tokens", "n", "cache")
 
@@ -67,7 +68,9 @@ class Runner:
     def prepare(self, call: PredictCall) -> Prepared:
         """Build (or reuse) the module and check options and inputs; raises 400/404/422 errors."""
         built = self.cache.for_call(call)
-        return Prepared(built, check_inputs(built.signature, call.inputs), call)
+        kwargs = check_inputs(built.signature, call.inputs)
+        check_demos(built.signature, call.demos, "demos")
+        return Prepared(built, kwargs, call)
 
     def _lm(self, p: Prepared) -> Any:
         return self.chooser.for_call(p.built.module, p.kwargs, p.lm_name, p.script)

@@ -17,16 +17,24 @@ import dspy
 
 from .errors import BadRequest, field_error
 from .protocol import type_name
+from .values import check_demos
 
 _KEPT = ("traces", "train", "demos", "signature", "fields")
 MAX_DEMOS = 1000
 
 
-def state_hash(state: Mapping[str, Any] | None) -> str | None:
+def state_digest(state: Mapping[str, Any] | None) -> tuple[str | None, int]:
+    """The state's hash (part of the module cache key) and its size in bytes as canonical JSON."""
     if state is None:
-        return None
-    text = json.dumps(state, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+        return None, 0
+    text = json.dumps(state, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_kind)
+    data = text.encode("utf-8", "surrogatepass")
+    return hashlib.sha256(data).hexdigest(), len(data)
+
+
+def _kind(value: object) -> str:
+    # Values JSON cannot hold (msgpack binary, ext types) hash by kind, never by their repr.
+    return f"<{type(value).__name__}>"
 
 
 def _check_predictor(entry: object, path: str) -> dict[str, Any]:
@@ -71,8 +79,12 @@ def apply_state(module: dspy.Module, state: Mapping[str, Any]) -> None:
                 raise field_error(BadRequest, f"state.{name}",
                                   f"is required (this module's predictors: {', '.join(names)})")
             clean[name] = _check_predictor(state[name], f"state.{name}")
+    for name, predictor in module.named_predictors():
+        entry = clean if name == "self" else clean[name]
+        check_demos(predictor.signature, entry["demos"], "state.demos" if name == "self" else f"state.{name}.demos")
     try:
         module.load_state(clean)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise BadRequest(f"state: DSPy could not load it: {type(exc).__name__}: {exc}",
-                         details={"field": "state"}) from exc
+        # DSPy's message may quote the state; the caller gets a stable one and the exception's class.
+        raise BadRequest("state: DSPy could not load it into this module's predictors",
+                         details={"field": "state", "cause": type(exc).__name__}) from None

@@ -23,6 +23,7 @@ import dspy
 import msgpack
 
 from .codec import header, to_plain
+from .errors import LmError, WorkerError
 from .protocol import check_tool_reply
 
 
@@ -31,8 +32,16 @@ def default_tool_timeout_s() -> float:
     return float(os.environ.get("DSPEX_TOOL_TIMEOUT_MS", "30000") or 30000) / 1000
 
 
-class ToolCallError(Exception):
-    """A tool call that produced no result; its message is what the model sees."""
+class ToolCallError(LmError):
+    """A tool call that produced no result; its message is what the model sees.
+
+    ReAct turns it into an observation. A reward function's failure that escapes BestOfN/Refine (their
+    ``fail_count`` reached) becomes the call's reply: 502 like the modules' other failed attempts, with
+    this message, which names the tool and never quotes a foreign exception.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=False, details={"cause": "ToolCallError"})
 
 
 @dataclass(frozen=True)
@@ -88,19 +97,19 @@ class ToolBridge:
         except Exception as exc:  # noqa: BLE001 - no responders, connection closed, …: all are observations
             if type(exc).__name__ == "NoRespondersError":
                 raise ToolCallError(f"tool {name}: no runtime node serves it") from None
-            raise ToolCallError(f"tool {name}: {type(exc).__name__}: {exc}") from None
+            raise ToolCallError(f"tool {name}: the call failed ({type(exc).__name__})") from None
         try:
             body = msgpack.unpackb(msg.data, raw=False)
-        except Exception as exc:  # noqa: BLE001
-            raise ToolCallError(f"tool {name}: the reply is not msgpack ({exc})") from None
+        except Exception:  # noqa: BLE001
+            raise ToolCallError(f"tool {name}: the reply is not msgpack") from None
         if header(msg.headers, "Nats-Service-Error-Code"):
             error = body.get("error") if isinstance(body, Mapping) else None
             text = error.get("message") if isinstance(error, Mapping) else None
             raise ToolCallError(f"tool {name} failed: {text or header(msg.headers, 'Nats-Service-Error')}")
         try:
             check_tool_reply(body)
-        except Exception as exc:  # noqa: BLE001
-            raise ToolCallError(f"tool {name}: malformed reply: {exc}") from None
+        except WorkerError as exc:
+            raise ToolCallError(f"tool {name}: malformed reply: {exc.message}") from None
         return body["result"]
 
     def call_sync(self, name: str, args: Mapping[str, Any]) -> Any:

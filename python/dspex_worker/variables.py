@@ -8,7 +8,9 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from .errors import quote
 from .protocol import _bad, _field, _is_map, _is_num, _is_str, _is_uint, _require_map
+from .signature_grammar import check_type_text
 
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 _OPERATIONS = ("PUT", "DEL", "PURGE")
@@ -35,7 +37,7 @@ def check_var_record(msg: object) -> None:
     body = _require_map(msg, "variable record")
     _name(body)
     _has_value(body)
-    _field(body, "spec", _is_map, required=True)
+    _spec(body, required=True)
     _field(body, "node", _is_str, required=True)
     _field(body, "at", _is_num, required=True)
     _revision(body, "revision", required=True)
@@ -60,11 +62,18 @@ def check_var_set_request(msg: object) -> None:
     _field(body, "score", _is_num, required=False)
 
 
+def _spec(body: Mapping[str, Any], required: bool) -> None:
+    spec = _field(body, "spec", _is_map, required=required)
+    if spec is not None and spec.get("type") is not None:
+        type_text = _field(spec, "type", _is_str, required=True, prefix="spec.")
+        check_type_text(type_text, "spec.type")
+
+
 def check_var_define_request(msg: object) -> None:
     body = _require_map(msg, "request body")
     _name(body)
     _has_value(body)
-    _field(body, "spec", _is_map, required=False)
+    _spec(body, required=False)
 
 
 def check_var_list_request(msg: object) -> None:
@@ -100,7 +109,7 @@ def check_var_lease_request(msg: object) -> None:
         raise _bad("names", "must be a non-empty list of variable names")
     for name in names:
         if not isinstance(name, str) or not _NAME.match(name):
-            raise _bad("names", f"{name!r} is not a variable name")
+            raise _bad("names", f"{quote(name)} is not a variable name")
     _field(body, "holder", _is_str, required=True)
 
 

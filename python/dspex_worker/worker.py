@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import signal
 import sys
@@ -24,7 +25,17 @@ from nats.aio.msg import Msg
 
 from . import codec
 from .connection import NatsSettings
-from .errors import BadRequest, DeadlineExceeded, Overloaded, PayloadTooLarge, Unavailable, WorkerError, from_exception
+from .errors import (
+    BadRequest,
+    DeadlineExceeded,
+    Internal,
+    Overloaded,
+    PayloadTooLarge,
+    Unavailable,
+    WorkerError,
+    from_exception,
+    quote,
+)
 from .heartbeat import Identity, State, heartbeat, now_ms
 from .identity import SIGNATURE_HEADER, Signer, key_for
 from .optimize import CompileCall, Optimizations
@@ -35,6 +46,7 @@ log = logging.getLogger(__name__)
 
 DRAIN_TIMEOUT_S = 30.0
 _HEADER_MAX = 1024
+TRACE_MAX = 128  # a trace id echoed back longer than this is cut
 
 
 @dataclass(frozen=True)
@@ -206,7 +218,8 @@ class Worker:
         """
         arrived = time.monotonic()
         as_json = codec.wants_json(msg.headers)
-        trace = codec.header(msg.headers, "Dspex-Trace")
+        raw_trace = codec.header(msg.headers, "Dspex-Trace")
+        trace = codec.header_value(raw_trace, TRACE_MAX) if raw_trace else None
         try:
             request = self._admit(msg, as_json)
             if isinstance(request, Ping):
@@ -217,7 +230,7 @@ class Worker:
             await self._reply_error(msg, err, as_json, trace)
             return
         except Exception as exc:  # noqa: BLE001
-            await self._reply_error(msg, from_exception(exc), as_json, trace)
+            await self._reply_error(msg, from_exception(exc, trace), as_json, trace)
             return
         self.inflight += 1
         self._update_load_state()
@@ -250,8 +263,10 @@ class Worker:
             return None
         try:
             deadline_ms = float(raw)
+            if not math.isfinite(deadline_ms):
+                raise ValueError(raw)
         except ValueError:
-            raise BadRequest(f"Dspex-Deadline: expected unix milliseconds, got {raw!r}",
+            raise BadRequest(f"Dspex-Deadline: expected unix milliseconds, got {quote(raw)}",
                              details={"field": "Dspex-Deadline"}) from None
         remaining = (deadline_ms - time.time() * 1000) / 1000
         if remaining <= 0:
@@ -269,7 +284,7 @@ class Worker:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - every failure becomes an error reply
-                err = from_exception(exc)
+                err = from_exception(exc, trace)
                 log.info("call failed: %s %s (trace=%s)", err.code, err.message[:200], trace)
                 await self._reply_error(msg, err, as_json, trace)
                 return
@@ -296,7 +311,17 @@ class Worker:
             headers["Dspex-Trace"] = trace
         if as_json:
             headers["Content-Type"] = codec.JSON
-        data = codec.encode(body, as_json)
+        # A header value holding CR/LF would corrupt (or add) header lines: every value is cleaned here.
+        headers = {k: codec.header_value(v) for k, v in headers.items()}
+        try:
+            data = codec.encode(body, as_json)
+        except Exception:  # the caller gets an error, never silence
+            log.error("reply body could not be encoded (trace=%s)", trace, exc_info=True)
+            err = Internal("internal error in the worker: the reply could not be encoded",
+                           details={"cause": "EncodeError"})
+            data = codec.encode(err.to_body(), as_json)
+            headers["Nats-Service-Error-Code"] = str(err.status)
+            headers["Nats-Service-Error"] = err.message
         if self.signer is not None:
             headers = self.signer.reply_headers(msg.reply, data, headers)
         try:
@@ -305,7 +330,7 @@ class Worker:
             log.error("reply publish failed: %s", exc)
 
     async def _reply_error(self, msg: Msg, err: WorkerError, as_json: bool, trace: str | None) -> None:
-        text = " ".join(err.message.split())[:_HEADER_MAX]
+        text = codec.header_value(" ".join(err.message.split()), _HEADER_MAX)
         await self._reply(msg, err.to_body(), as_json, trace, {
             "Nats-Service-Error-Code": str(err.status),
             "Nats-Service-Error": text,

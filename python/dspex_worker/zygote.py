@@ -26,10 +26,13 @@ from typing import Any
 
 from .bootstrap import import_dspy, warm_up
 from .forking import Exit, Forker
+from .protocol import is_token
 from .worker import DRAIN_TIMEOUT_S, WorkerOptions
 
 log = logging.getLogger(__name__)
 
+# The node names its workers <pool>-<node>-<slot>: two 64-character tokens and a number.
+WORKER_ID_MAX = 140
 SIGNALS = {"TERM": signal.SIGTERM, "KILL": signal.SIGKILL, "INT": signal.SIGINT}
 
 
@@ -102,8 +105,10 @@ class Zygote:
             emit({"event": "error", "message": "a command must be a JSON object"})
             return
         op, worker_id = cmd.get("op"), cmd.get("id")
-        if not isinstance(worker_id, str) or not worker_id:
-            emit({"event": "error", "op": op, "message": "id must be a non-empty string"})
+        if not isinstance(worker_id, str) or not is_token(worker_id, WORKER_ID_MAX):
+            # It becomes a subject token (<prefix>.pool.<pool>.<id>, <prefix>.hb.worker.<id>).
+            emit({"event": "error", "op": op,
+                  "message": f"id must be 1-{WORKER_ID_MAX} letters, digits, '_' or '-'"})
             return
         if op == "spawn":
             if self.forker.pid_of(worker_id) is not None:
@@ -156,6 +161,8 @@ def spawn_options(cmd: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
         positive = not isinstance(value, int) or value >= 1
         if not isinstance(value, kind) or isinstance(value, bool) or not positive:
             raise ValueError(f"{key} must be {'a positive integer' if kind is int else 'a string'}")
+        if key in ("pool", "node") and not is_token(value):
+            raise ValueError(f"{key} must be 1-64 letters, digits, '_' or '-'")
         overrides[key] = value
     env = cmd.get("env") or {}
     if not isinstance(env, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in env.items()):

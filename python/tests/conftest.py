@@ -230,3 +230,22 @@ async def watch_beats(nc: Any, worker_id: str) -> Beats:
     await nc.subscribe(f"{PREFIX}.hb.worker.{worker_id}", cb=beats.cb)
     await nc.flush()
     return beats
+
+
+@pytest.fixture(scope="session")
+def hostile_worker(nats_url: str) -> Iterator[Any]:
+    """A worker with canary secrets in its environment and argv (tests/hostile.py), and a blocking client."""
+    from .hostile import CANARIES, HOSTILE_POOL, HOSTILE_WORKER, HostileWorker, url_with_canary
+    from .sync_nats import SyncNats
+
+    z = ZygoteProc(url_with_canary(nats_url), env=CANARIES)
+    client = SyncNats(nats_url)
+    try:
+        z.wait_event(lambda e: e.get("event") == "ready", timeout=90)
+        pid = z.spawn(HOSTILE_WORKER, pool=HOSTILE_POOL)
+        worker = HostileWorker(z, client, pid)
+        client.ping_until_ready(worker.own)
+        yield worker
+    finally:
+        client.close()
+        z.close()

@@ -63,7 +63,8 @@ def test_metric_names_are_resolved_from_the_registry_only() -> None:
     ({"module": "ReAct"}, "module"),
     ({"trainset": []}, "trainset"),
     ({"trainset": ["x"]}, "trainset"),
-    ({"metric": {"field": "answer"}}, "metric"),
+    ({"metric": {"field": "answer"}}, "metric.name"),
+    ({"metric": {"name": "os.system"}}, "metric.name"),
     ({"settings": {"max_bootstrapped_demos": -1}}, "settings.max_bootstrapped_demos"),
     ({"settings": {"breadth": 3}}, "settings.breadth"),
     ({"run_id": "a.b"}, "run_id"),
@@ -72,6 +73,25 @@ def test_bad_compile_requests_name_the_field(body: dict[str, Any], field: str) -
     with pytest.raises(BadRequest) as err:
         protocol.parse_worker_request({**compile_body("BootstrapFewShot", {}), **body})
     assert err.value.details is not None and err.value.details["field"] == field
+
+
+@pytest.mark.parametrize(("optimizer", "settings", "field"), [
+    ("COPRO", {"breadth": 1}, "settings.breadth"),
+    ("MIPROv2", {"auto": "light", "num_trials": 2}, "settings.auto"),
+    ("MIPROv2", {"minibatch_size": 7}, "settings.minibatch_size"),
+])
+def test_settings_dspy_refuses_together_are_a_400_not_a_500(optimizer: str, settings: dict[str, Any],
+                                                             field: str) -> None:
+    # Found by tests/test_fuzz_ops.py: each of these raised a ValueError inside DSPy (a 500).
+    with pytest.raises(BadRequest) as err:
+        parse_compile(compile_body(optimizer, settings))
+    assert err.value.details is not None and err.value.details["field"] == field
+
+
+def test_mipro_with_a_small_valset_and_default_minibatch_runs() -> None:
+    body = compile_body("MIPROv2", {"num_candidates": 1, "num_trials": 1}, trainset=TRAIN[:2])
+    result = run_compile(parse_compile(body), Control(), LmChooser("dummy"))
+    assert "score" in result
 
 
 def test_examples_missing_an_input_are_refused() -> None:

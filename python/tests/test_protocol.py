@@ -11,7 +11,8 @@ import pytest
 from dspex_worker import protocol
 from dspex_worker.errors import BadRequest, NotFound, ValidationFailed, WorkerError
 from dspex_worker.lm import dummy_answer
-from dspex_worker.modules import ModuleCache, check_inputs, parse_signature
+from dspex_worker.modules import ModuleCache, parse_signature
+from dspex_worker.values import check_inputs
 
 from .conftest import FIXTURES
 
@@ -48,7 +49,7 @@ def test_unknown_op_is_not_found() -> None:
 def test_unparseable_signature_is_a_bad_request_on_signature() -> None:
     with pytest.raises(BadRequest) as err:
         parse_signature("question answer ->-> x", None)
-    assert err.value.details == {"field": "signature"}
+    assert err.value.details == {"field": "signature", "column": 19, "expected": "exactly one '->'"}
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ import { DspexError, ErrorCode, isDspexError } from '../errors.js';
 import { decode, encode, Encoding } from '../protocol/codec.js';
 import { Header } from '../protocol/headers.js';
 import { replyBody } from '../protocol/reply.js';
+import { parseMessage } from '../protocol/schemas.js';
 import {
   CancelReplySchema,
   CompileReplySchema,
@@ -104,7 +105,7 @@ export class Optimizer {
    * ```
    */
   async compile(request: CompileRequest, options: CompileOptions = {}): Promise<CompileReply> {
-    const body = CompileRequestSchema.parse(request);
+    const body = parseMessage(CompileRequestSchema, request, 'compile');
     const runId = body.run_id ?? `run-${randomBytes(6).toString('hex')}`;
     const pool = body.pool ?? 'optimizer';
     const deadline = options.deadline ?? Date.now() + DEFAULT_COMPILE_MS;

@@ -5,6 +5,7 @@
  * `python/dspex_worker/optimize.py`; the shared fixtures check both.
  */
 import { z } from 'zod';
+import { SignatureTextSchema } from './signature-text.js';
 import { VarNameSchema } from './variables.js';
 
 /** A run id travels as a subject token (`<prefix>.events.optimize.<run_id>`). */
@@ -46,7 +47,8 @@ const compileFields = {
   ]),
   /** The program to compile. @default 'Predict' */
   module: z.enum(['Predict', 'ChainOfThought']).optional(),
-  signature: z.string().min(1),
+  /** Parsed by the signature engine at decode time: a bad one never reaches the optimizer pool. */
+  signature: SignatureTextSchema,
   instructions: z.string().optional(),
   /** Start from this program state (DSPy's `dump_state()` JSON). */
   state: z.record(z.string(), z.unknown()).optional(),

@@ -4,6 +4,7 @@
  * `<prefix>.pipeline.<run_id>.events`.
  */
 import { z } from 'zod';
+import { SignatureTextSchema } from './signature-text.js';
 
 // Not imported from schemas.ts, which registers this file's schemas (no import cycle).
 const WireErrorSchema = z.object({
@@ -78,7 +79,7 @@ export const StageSpecSchema = z.discriminatedUnion('kind', [
     ...stageCommon,
     kind: z.literal('predict'),
     module: z.string().min(1),
-    signature: z.string().min(1),
+    signature: SignatureTextSchema,
     config: CallConfigSchema.optional(),
     demos: z.array(z.record(z.string(), z.unknown())).optional(),
     instructions: z.string().optional(),
@@ -92,7 +93,7 @@ export const StageSpecSchema = z.discriminatedUnion('kind', [
   z.strictObject({
     ...stageCommon,
     kind: z.literal('llm'),
-    signature: z.string().min(1),
+    signature: SignatureTextSchema,
     instructions: z.string().optional(),
     config: CallConfigSchema.optional(),
   }),

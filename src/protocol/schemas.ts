@@ -4,6 +4,7 @@ import { optimizeMessageSchemas } from './optimize.js';
 import { variableMessageSchemas } from './variables.js';
 import { pipelineMessageSchemas } from './pipelines.js';
 import { sessionMessageSchemas } from './sessions.js';
+import { SignatureTextSchema } from './signature-text.js';
 
 /** A subject token: pool, worker and node ids travel inside subjects. */
 const token = z.string().regex(/^[A-Za-z0-9_-]+$/, 'expected letters, digits, "_" or "-"');
@@ -49,7 +50,8 @@ export type ToolReply = z.infer<typeof ToolReplySchema>;
 
 const predictFields = {
   module: z.string().min(1),
-  signature: z.string().min(1),
+  /** Parsed by the signature engine at decode time (400 naming `signature`, with `column`). */
+  signature: SignatureTextSchema,
   inputs: z.record(z.string(), z.unknown()),
   config: CallConfigSchema.optional(),
   demos: z.array(z.record(z.string(), z.unknown())).optional(),
@@ -211,8 +213,11 @@ export function parseMessage<S extends z.ZodType>(schema: S, value: unknown, wha
   const issue = result.error.issues[0];
   const path = issue === undefined || issue.path.length === 0 ? 'body' : issue.path.map(String).join('.');
   const message = issue?.message ?? 'invalid';
+  // A custom issue's params (the signature parser's column and expectation) are useful details.
+  const params = issue?.code === 'custom' ? (issue.params as Record<string, unknown> | undefined) : undefined;
   throw new DspexError(ErrorCode.BadRequest, `${what}: ${path}: ${message}`, {
     details: {
+      ...params,
       field: path,
       issues: result.error.issues
         .slice(0, 5)

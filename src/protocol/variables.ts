@@ -3,6 +3,7 @@
  * (and republished as change events), and the bodies of the `dspex.rpc.var.*` endpoints.
  */
 import { z } from 'zod';
+import { TypeTextSchema } from './signature-text.js';
 
 /** A variable name: one KV key token (no dots, so watchers can use `<bucket>.*` safely). */
 export const VarNameSchema = z
@@ -32,7 +33,7 @@ export type VarConstraints = z.infer<typeof VarConstraintsSchema>;
 /** The shareable definition of a variable, copied into every record so any node can validate writes. */
 export const VarSpecSchema = z.strictObject({
   /** A signature-engine type string (`float`, `list[str]`, `Literal['a', 'b']`, …); absent: any. */
-  type: z.string().min(1).max(1024).optional(),
+  type: TypeTextSchema.min(1).max(1024).optional(),
   constraints: VarConstraintsSchema.optional(),
   /** Set for a derived variable: the variables it is computed from (by a TS function on some node). */
   derived: z.strictObject({ from: z.array(VarNameSchema).min(1).max(64) }).optional(),

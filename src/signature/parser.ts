@@ -14,7 +14,9 @@
  * It accepts what dspy 3.4.1 accepts for these types (trailing commas, empty sides, `X | None`,
  * `List`/`Dict`), plus TypeScript spellings (`string`, `number`, `boolean`, `any`, `T[]`) that
  * {@link formatType} turns back into Python. Things DSPy accepts but silently mangles (defaults,
- * `*args`, duplicate inputs, `dict[int, …]`) are rejected.
+ * `*args`, duplicate inputs, `dict[int, …]`) are rejected, and so is anything past the limits in
+ * `types.ts` (text length, field count, type nesting). Nothing is looked up by name: the Python worker
+ * parses with the same grammar (`python/dspex_worker/signature_grammar.py`), never with DSPy's.
  */
 import { SignatureParseError } from '../errors.js';
 import { tokenize, type Token, type TokenKind } from './tokenizer.js';
@@ -23,11 +25,15 @@ import {
   BOOL,
   FLOAT,
   INT,
+  MAX_SIGNATURE_FIELDS,
+  MAX_SIGNATURE_LENGTH,
+  MAX_TYPE_DEPTH,
   STR,
   fieldNameProblem,
   formatLiteral,
   formatType,
   makeUnion,
+  typeDepth,
   type FieldSpec,
   type LiteralValue,
   type ParsedSignature,
@@ -56,6 +62,7 @@ const NONE = null;
 
 class Parser {
   private pos = 0;
+  private openBrackets = 0;
   constructor(
     private readonly text: string,
     private readonly tokens: readonly Token[],
@@ -92,6 +99,17 @@ class Parser {
     return this.next();
   }
 
+  /** A type bracket was opened: bounds the recursion (`Union[Union[...]]` nests no type). */
+  enter(bracket: Token): void {
+    this.openBrackets++;
+    if (this.openBrackets > MAX_TYPE_DEPTH)
+      this.fail(bracket, `at most ${MAX_TYPE_DEPTH} nested type brackets`);
+  }
+
+  leave(): void {
+    this.openBrackets--;
+  }
+
   signature(): { inputs: FieldSpec[]; outputs: FieldSpec[] } {
     const seen = new Map<string, FieldSpec['role']>();
     const inputs = this.fields('input', 'arrow', seen);
@@ -113,6 +131,7 @@ class Parser {
       if (previous !== undefined) {
         this.fail(nameToken, `a field name not already used (it is an ${previous} already)`);
       }
+      if (seen.size >= MAX_SIGNATURE_FIELDS) this.fail(nameToken, `at most ${MAX_SIGNATURE_FIELDS} fields`);
       seen.set(nameToken.text, role);
       let type = STR;
       if (this.peek.kind === 'colon') {
@@ -126,11 +145,12 @@ class Parser {
     return fields;
   }
 
-  /** A type that must not be a bare `None`. */
+  /** A type that must not be a bare `None`, nested at most {@link MAX_TYPE_DEPTH} deep. */
   fieldType(): TypeNode {
     const start = this.peek;
     const type = this.union();
     if (type === NONE) this.fail(start, `${TYPE_EXPECTED} other than None`);
+    if (typeDepth(type) > MAX_TYPE_DEPTH) this.fail(start, `a type nested at most ${MAX_TYPE_DEPTH} deep`);
     return type;
   }
 
@@ -146,11 +166,13 @@ class Parser {
   postfix(): TypeNode | null {
     const start = this.peek;
     let type = this.primary();
+    let depth = type === NONE ? 0 : typeDepth(type);
     while (this.peek.kind === 'lbracket') {
       if (type === NONE) this.fail(start, TYPE_EXPECTED);
-      this.next();
+      const bracket = this.next();
       this.expect('rbracket', "']' (only 'T[]' may follow a complete type)");
       type = { kind: 'list', item: type };
+      if (++depth > MAX_TYPE_DEPTH) this.fail(bracket, `a type nested at most ${MAX_TYPE_DEPTH} deep`);
     }
     return type;
   }
@@ -159,20 +181,31 @@ class Parser {
     const token = this.peek;
     if (token.kind !== 'ident') this.fail(token, TYPE_EXPECTED);
     this.next();
-    const scalar = SCALARS[token.text];
-    if (scalar !== undefined) return scalar;
+    // Own properties only: `constructor` or `toString` must not find Object.prototype's members.
+    if (Object.hasOwn(SCALARS, token.text)) return SCALARS[token.text] as TypeNode;
     switch (token.text) {
       case 'None':
         return NONE;
       case 'list':
-      case 'List':
-        return { kind: 'list', item: this.subscripted() ? this.closeWith(this.fieldType(), 'list') : ANY };
+      case 'List': {
+        if (!this.subscripted()) return { kind: 'list', item: ANY };
+        const item = this.closeWith(this.fieldType(), 'list');
+        this.leave();
+        return { kind: 'list', item };
+      }
       case 'dict':
-      case 'Dict':
-        return { kind: 'dict', value: this.subscripted() ? this.dictArgs() : ANY };
-      case 'Optional':
-        this.expect('lbracket', "'[' after Optional");
-        return makeUnion([this.closeWith(this.fieldType(), 'Optional'), NONE]);
+      case 'Dict': {
+        if (!this.subscripted()) return { kind: 'dict', value: ANY };
+        const value = this.dictArgs();
+        this.leave();
+        return { kind: 'dict', value };
+      }
+      case 'Optional': {
+        this.enter(this.expect('lbracket', "'[' after Optional"));
+        const inner = this.closeWith(this.fieldType(), 'Optional');
+        this.leave();
+        return makeUnion([inner, NONE]);
+      }
       case 'Union':
         return this.unionArgs();
       case 'Literal':
@@ -187,7 +220,7 @@ class Parser {
     // `list[]` is the TypeScript-style postfix on a bare `list`, which DSPy rejects too.
     if (this.tokens[this.pos + 1]?.kind === 'rbracket')
       this.fail(this.tokens[this.pos + 1] as Token, 'a type');
-    this.next();
+    this.enter(this.next());
     return true;
   }
 
@@ -205,7 +238,7 @@ class Parser {
   }
 
   unionArgs(): TypeNode {
-    this.expect('lbracket', "'[' after Union");
+    this.enter(this.expect('lbracket', "'[' after Union"));
     const start = this.peek;
     const members = [this.union()];
     while (this.peek.kind === 'comma') {
@@ -213,11 +246,12 @@ class Parser {
       members.push(this.union());
     }
     this.expect('rbracket', "',' or ']'");
+    this.leave();
     return makeUnion(members) ?? this.fail(start, `${TYPE_EXPECTED} other than None`);
   }
 
   literalArgs(): TypeNode {
-    this.expect('lbracket', "'[' after Literal");
+    this.enter(this.expect('lbracket', "'[' after Literal"));
     const values: LiteralValue[] = [];
     for (;;) {
       const value = this.literalValue();
@@ -227,6 +261,7 @@ class Parser {
       this.next();
     }
     this.expect('rbracket', "',' or ']'");
+    this.leave();
     return { kind: 'literal', values };
   }
 
@@ -249,6 +284,7 @@ class Parser {
  * @throws {SignatureParseError} with the 1-based column and what was expected there.
  */
 export function parseSignatureUncached(text: string): ParsedSignature {
+  checkLength(text);
   checkArrows(text);
   const { inputs, outputs } = new Parser(text, tokenize(text)).signature();
   return { text, inputs, outputs };
@@ -259,10 +295,22 @@ export function parseSignatureUncached(text: string): ParsedSignature {
  * @throws {SignatureParseError} with a column relative to `text`.
  */
 export function parseTypeText(text: string): TypeNode {
+  checkLength(text);
   const parser = new Parser(text, tokenize(text));
   const type = parser.fieldType();
   parser.expect('eof', "'|' or end of type");
   return type;
+}
+
+function checkLength(text: string): void {
+  if (text.length > MAX_SIGNATURE_LENGTH) {
+    throw new SignatureParseError(
+      text,
+      MAX_SIGNATURE_LENGTH + 1,
+      `at most ${MAX_SIGNATURE_LENGTH} characters`,
+      `signature: expected at most ${MAX_SIGNATURE_LENGTH} characters, found ${text.length}`,
+    );
+  }
 }
 
 /** DSPy splits on '->' before anything else, so a second one anywhere (even in a string) is an error. */

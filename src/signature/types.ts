@@ -43,6 +43,17 @@ export interface ParsedSignature {
   readonly outputs: readonly FieldSpec[];
 }
 
+/**
+ * Limits of the signature grammar, equal on both sides of the wire (the Python worker's
+ * `signature_types.py` holds the same numbers; docs/security.md lists them).
+ */
+/** Longest signature or type text, in UTF-16 code units (`text.length`). */
+export const MAX_SIGNATURE_LENGTH = 4096;
+/** Most fields of one signature, inputs and outputs together. */
+export const MAX_SIGNATURE_FIELDS = 64;
+/** Deepest type (`list[list[int]]` is 3 deep), and most type brackets open at once. */
+export const MAX_TYPE_DEPTH = 10;
+
 export const STR: TypeNode = { kind: 'str' };
 export const INT: TypeNode = { kind: 'int' };
 export const FLOAT: TypeNode = { kind: 'float' };
@@ -145,6 +156,29 @@ export function makeUnion(members: readonly (TypeNode | null)[]): TypeNode | nul
   if (first === undefined) return null;
   const core: TypeNode = flat.length === 1 ? first : { kind: 'union', members: flat };
   return hasNone ? { kind: 'optional', inner: core } : core;
+}
+
+/** How deep a type nests: 1 for a scalar or a Literal, one more per list, dict or Optional around it. */
+export function typeDepth(node: TypeNode): number {
+  switch (node.kind) {
+    case 'list':
+      return 1 + typeDepth(node.item);
+    case 'dict':
+      return 1 + typeDepth(node.value);
+    case 'optional':
+      return 1 + typeDepth(node.inner);
+    case 'union':
+      return Math.max(...node.members.map(typeDepth));
+    case 'str':
+    case 'int':
+    case 'float':
+    case 'bool':
+    case 'any':
+    case 'literal':
+      return 1;
+    default:
+      return assertNever(node);
+  }
 }
 
 /** The canonical Python spelling of a type (what `toString()` emits and the fixtures record). */
