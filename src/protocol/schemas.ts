@@ -4,6 +4,7 @@ import { optimizeMessageSchemas } from './optimize.js';
 import { variableMessageSchemas } from './variables.js';
 import { pipelineMessageSchemas } from './pipelines.js';
 import { sessionMessageSchemas } from './sessions.js';
+import { eventMessageSchemas } from './events.js';
 
 /** A subject token: pool, worker and node ids travel inside subjects. */
 const token = z.string().regex(/^[A-Za-z0-9_-]+$/, 'expected letters, digits, "_" or "-"');
@@ -196,6 +197,7 @@ export const messageSchemas = {
   ...variableMessageSchemas,
   ...pipelineMessageSchemas,
   ...sessionMessageSchemas,
+  ...eventMessageSchemas,
 } as const;
 export type MessageType = keyof typeof messageSchemas;
 
