@@ -7,32 +7,11 @@ import type {
   Evidence,
   SeriesKey,
 } from '../../../src/protocol/events.js';
-import { performCall, type ActResult, type Actuator } from '../../../src/telemetry/actuator.js';
+import { performCall, type ActResult } from '../../../src/telemetry/actuator.js';
+import { fakeActuator } from './fake-actuator.js';
 import { resolvePolicies, type PoliciesOptions } from '../../../src/telemetry/policy-config.js';
 import { PolicyEngine, type CurrentValue, type PolicyCommand } from '../../../src/telemetry/policy-engine.js';
 import { modelKey, moduleKey, poolKey, workerKey } from '../../../src/telemetry/series-key.js';
-
-/** An actuator that records every call and answers from a script (ok by default). */
-export function fakeActuator(answer: (call: ActuatorCall) => ActResult = () => ({ ok: true })) {
-  const calls: ActuatorCall[] = [];
-  const record =
-    <T extends ActuatorCall['type']>(type: T) =>
-    (args: Omit<Extract<ActuatorCall, { type: T }>, 'type'>) => {
-      const call = { type, ...args } as unknown as ActuatorCall;
-      calls.push(call);
-      return answer(call);
-    };
-  const actuator: Actuator = {
-    avoidWorker: record('avoid_worker'),
-    restoreWorker: record('restore_worker'),
-    recycleWorker: record('recycle_worker'),
-    resizePool: record('resize_pool'),
-    setFallbackModel: record('set_fallback_model'),
-    setHedging: record('set_hedging'),
-    optimizer: record('optimizer'),
-  };
-  return { actuator, calls };
-}
 
 const evidence = (value: number, median: number): Evidence => ({
   window: { start: 0, end: 10_000, samples: 50 },
