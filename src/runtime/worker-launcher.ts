@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import { createInterface } from 'node:readline';
 import type { Logger } from 'pino';
 import { DspexError, ErrorCode } from '../errors.js';
+import { pipePythonLog } from '../telemetry/python-logs.js';
 import { locateWorker } from './worker-location.js';
 
 /** How a pool's local worker processes are started. */
@@ -73,12 +74,8 @@ function workerArgs(o: WorkerLaunchOptions): string[] {
 }
 
 function workerEnv(o: WorkerLaunchOptions): NodeJS.ProcessEnv {
-  return { ...process.env, LITELLM_LOCAL_MODEL_COST_MAP: 'True', ...o.env };
-}
-
-function pipeLog(stream: NodeJS.ReadableStream | null, logger: Logger): void {
-  if (stream === null) return;
-  createInterface({ input: stream }).on('line', (line) => logger.info({ source: 'python' }, line));
+  // JSON log lines: pipePythonLog turns them into pino records with their level and fields.
+  return { ...process.env, LITELLM_LOCAL_MODEL_COST_MAP: 'True', DSPEX_LOG_FORMAT: 'json', ...o.env };
 }
 
 const signalName = (signal: number | null): string | null => {
@@ -136,7 +133,7 @@ export class ZygoteLauncher implements WorkerLauncher {
     });
     this.child = child;
     const log = this.options.logger.child({ pool: this.options.pool, zygote: child.pid });
-    pipeLog(child.stderr, log);
+    pipePythonLog(child.stderr, log);
     return new Promise<void>((resolve, reject) => {
       child.once('error', (error) =>
         reject(
@@ -299,7 +296,7 @@ export class DirectLauncher implements WorkerLauncher {
       env: workerEnv(this.options),
     });
     this.children.set(id, child);
-    pipeLog(child.stderr, this.options.logger.child({ pool: this.options.pool, worker: id }));
+    pipePythonLog(child.stderr, this.options.logger.child({ pool: this.options.pool, worker: id }));
     child.once('exit', (code, signal) => {
       if (this.children.get(id) === child) this.children.delete(id);
       const info = { id, pid: child.pid ?? -1, code, signal };
