@@ -101,6 +101,56 @@ describe('telemetry actor', () => {
     actor.stop();
   });
 
+  it('switches a failing model to its fallback and back, and recycles a worker whose RSS grows', async () => {
+    const { input, calls } = setupInput({
+      policies: {
+        revertDelayMs: 10_000,
+        policies: [
+          {
+            name: 'fallback',
+            on: { kinds: ['error_rate'], scope: 'model', match: { model: 'openai/gpt-test' } },
+            action: { type: 'fallback_model', fallback: 'openai/gpt-mini' },
+          },
+          {
+            name: 'recycle',
+            on: { kinds: ['rss_growth'], scope: 'worker' },
+            action: { type: 'recycle_worker' },
+          },
+        ],
+      },
+    });
+    const actor = createActor(telemetryMachine, { input }).start();
+    const load = createLoad({ seed: 9, workers: ['w1'] });
+    let rss = 300e6;
+    let leak = 0;
+    const feed = async (seconds: number) => {
+      for (let t = 0; t < seconds * 1000; t += TICK) {
+        rss += leak;
+        actor.send({
+          type: 'telemetry.samples',
+          samples: [{ ts: Date.now(), pool: 'general', worker: 'w1', rss_bytes: rss }],
+        });
+        await drive(() => actor, load, TICK / 1000);
+      }
+    };
+    await feed(60);
+    load.set('w1', { errorRate: 0.5 });
+    await feed(20);
+    expect(calls).toEqual([
+      { type: 'set_fallback_model', model: 'openai/gpt-test', fallback: 'openai/gpt-mini' },
+    ]);
+    load.set('w1', { errorRate: 0.02 });
+    await feed(60);
+    expect(calls.at(-1)).toEqual({ type: 'set_fallback_model', model: 'openai/gpt-test', fallback: null });
+
+    leak = 1e6; // 1 MB per 2 s tick: 30 MB a minute
+    await feed(8 * 60);
+    expect(calls.filter((c) => c.type === 'recycle_worker')).toEqual([
+      { type: 'recycle_worker', pool: 'general', worker: 'w1' },
+    ]);
+    actor.stop();
+  });
+
   it('in dry-run mode publishes suggestions and never calls the actuator', async () => {
     const { input, published, calls } = setupInput({ policies: { ...routeAround, mode: 'dry_run' } });
     const actor = createActor(telemetryMachine, { input }).start();
