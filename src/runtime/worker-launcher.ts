@@ -74,8 +74,7 @@ function workerArgs(o: WorkerLaunchOptions): string[] {
 }
 
 function workerEnv(o: WorkerLaunchOptions): NodeJS.ProcessEnv {
-  // JSON log lines: pipePythonLog turns them into pino records with their level and fields.
-  return { ...process.env, LITELLM_LOCAL_MODEL_COST_MAP: 'True', DSPEX_LOG_FORMAT: 'json', ...o.env };
+  return { ...process.env, LITELLM_LOCAL_MODEL_COST_MAP: 'True', ...o.env };
 }
 
 const signalName = (signal: number | null): string | null => {
