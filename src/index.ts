@@ -72,6 +72,40 @@ export { subjects } from './protocol/subjects.js';
 export type { Subjects } from './protocol/subjects.js';
 export { createMetrics } from './telemetry/metrics.js';
 export type { RuntimeMetrics } from './telemetry/metrics.js';
+export { metricsHandler, startObservabilityServer, enableProcessMetrics } from './telemetry/http.js';
+export type {
+  ObservabilityServer,
+  ObservabilityServerOptions,
+  Readiness,
+  ReadinessCheck,
+} from './telemetry/http.js';
+export { nodeReadiness } from './telemetry/readiness.js';
+export type { ReadinessSource } from './telemetry/readiness.js';
+export { startTracing } from './telemetry/tracing.js';
+export type { Tracing, TracingOptions } from './telemetry/tracing.js';
+export { parseTraceparent, formatTraceparent } from './telemetry/traceparent.js';
+export type { TraceParent } from './telemetry/traceparent.js';
+export { resolvePolicies } from './telemetry/policy-config.js';
+export type { PoliciesOptions, Policy, PolicyAction } from './telemetry/policy-config.js';
+export type { Actuator, ActResult } from './telemetry/actuator.js';
+export type { AnalysisOptions } from './telemetry/detectors.js';
+export {
+  CallBatchSchema,
+  CallRecordSchema,
+  AnomalyEventSchema,
+  AdaptationEventSchema,
+  AnomalyKind,
+  EventKind,
+} from './protocol/events.js';
+export type {
+  CallBatch,
+  CallRecord,
+  AnomalyEvent,
+  AdaptationEvent,
+  ActuatorCall,
+  Evidence,
+  SeriesKey,
+} from './protocol/events.js';
 
 export { createVariableStore, VariableStore } from './variables/store.js';
 export type {

@@ -319,10 +319,12 @@ CHECKS: dict[str, Callable[[object], None]] = {
 
 def check(message_type: str, msg: object) -> None:
     """Check ``msg`` as a message of ``message_type`` (the fixture files' ``type``)."""
+    from .events import CHECKS as EVENT_CHECKS  # imported here: events.py imports this module
     from .optimize import CHECKS as OPTIMIZE_CHECKS  # imported here: optimize.py imports this module
     from .variables import CHECKS as VARIABLE_CHECKS  # likewise
 
-    fn = CHECKS.get(message_type) or OPTIMIZE_CHECKS.get(message_type) or VARIABLE_CHECKS.get(message_type)
+    fn = (CHECKS.get(message_type) or OPTIMIZE_CHECKS.get(message_type) or VARIABLE_CHECKS.get(message_type)
+          or EVENT_CHECKS.get(message_type))
     if fn is None:
         raise ValueError(f"unknown message type {message_type!r}")
     fn(msg)

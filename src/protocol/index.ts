@@ -1,4 +1,5 @@
 export * from './codec.js';
+export * from './events.js';
 export * from './headers.js';
 export * from './optimize.js';
 export * from './schemas.js';

@@ -4,6 +4,7 @@ import { optimizeMessageSchemas } from './optimize.js';
 import { variableMessageSchemas } from './variables.js';
 import { pipelineMessageSchemas } from './pipelines.js';
 import { sessionMessageSchemas } from './sessions.js';
+import { eventMessageSchemas } from './events.js';
 import { SignatureTextSchema } from './signature-text.js';
 
 /** A subject token: pool, worker and node ids travel inside subjects. */
@@ -200,6 +201,7 @@ export const messageSchemas = {
   ...variableMessageSchemas,
   ...pipelineMessageSchemas,
   ...sessionMessageSchemas,
+  ...eventMessageSchemas,
 } as const;
 export type MessageType = keyof typeof messageSchemas;
 

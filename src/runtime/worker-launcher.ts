@@ -4,6 +4,7 @@ import { createInterface } from 'node:readline';
 import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { DspexError, ErrorCode } from '../errors.js';
+import { pipePythonLog } from '../telemetry/python-logs.js';
 import type { NatsAuth } from './nats-connect.js';
 import { HANDOFF_FD, handoffJson } from './worker-connection.js';
 import { locateWorker } from './worker-location.js';
@@ -93,11 +94,6 @@ function handOff(child: ChildProcess, json: string): void {
   pipe.end(json);
 }
 
-function pipeLog(stream: NodeJS.ReadableStream | null, logger: Logger): void {
-  if (stream === null) return;
-  createInterface({ input: stream }).on('line', (line) => logger.info({ source: 'python' }, line));
-}
-
 const signalName = (signal: number | null): string | null => {
   if (signal === null) return null;
   const names: Record<number, string> = {
@@ -156,7 +152,7 @@ export class ZygoteLauncher implements WorkerLauncher {
     // The zygote's children inherit the login; each one's key comes with its spawn command.
     handOff(child, handoffJson(this.options.auth));
     const log = this.options.logger.child({ pool: this.options.pool, zygote: child.pid });
-    pipeLog(child.stderr, log);
+    pipePythonLog(child.stderr, log);
     return new Promise<void>((resolve, reject) => {
       child.once('error', (error) =>
         reject(
@@ -322,7 +318,7 @@ export class DirectLauncher implements WorkerLauncher {
     });
     this.children.set(id, child);
     handOff(child, handoffJson(this.options.auth, this.options.keyOf?.(id)));
-    pipeLog(child.stderr, this.options.logger.child({ pool: this.options.pool, worker: id }));
+    pipePythonLog(child.stderr, this.options.logger.child({ pool: this.options.pool, worker: id }));
     child.once('exit', (code, signal) => {
       if (this.children.get(id) === child) this.children.delete(id);
       const info = { id, pid: child.pid ?? -1, code, signal };
