@@ -4,11 +4,11 @@
  * (under an optimizer lease, with the score) so every node's predicts can load it (docs/optimization.md).
  */
 import { randomBytes } from 'node:crypto';
-import { headers as natsHeaders, RequestError, type NatsConnection } from '@nats-io/nats-core';
+import { RequestError, type NatsConnection } from '@nats-io/nats-core';
 import type { Logger } from 'pino';
 import { DspexError, ErrorCode, isDspexError } from '../errors.js';
 import { decode, encode, Encoding } from '../protocol/codec.js';
-import { Header } from '../protocol/headers.js';
+import { Header, wireHeaders } from '../protocol/headers.js';
 import { replyBody } from '../protocol/reply.js';
 import {
   CancelReplySchema,
@@ -23,6 +23,7 @@ import {
 } from '../protocol/optimize.js';
 import type { Subjects } from '../protocol/subjects.js';
 import type { VariableStore } from '../variables/store.js';
+import { guarded } from '../telemetry/guard.js';
 import { TrialLedger } from './ledger.js';
 import { runSearch, type SearchOptions, type SearchResult } from './search.js';
 
@@ -148,7 +149,7 @@ export class Optimizer {
   /** Calls `fn` with each progress event of `runId`; returns the unsubscribe function. */
   watch(runId: string, fn: (event: OptimizeEvent) => void): () => void {
     const sub = this.d.nc.subscribe(progressSubject(this.d.subjects, runId), {
-      callback: (err, msg) => {
+      callback: guarded(`optimize events ${runId}`, this.d.logger, undefined, (err, msg) => {
         if (err !== null) return;
         try {
           const parsed = OptimizeEventSchema.safeParse(decode(msg.data, Encoding.Msgpack));
@@ -156,7 +157,7 @@ export class Optimizer {
         } catch (error) {
           this.d.logger.warn({ err: error, run: runId }, 'bad optimize event');
         }
-      },
+      }),
     });
     return () => sub.unsubscribe();
   }
@@ -198,8 +199,7 @@ export async function requestReply(
   what: string,
   noResponders: () => DspexError,
 ): Promise<unknown> {
-  const h = natsHeaders();
-  h.set(Header.Deadline, String(deadline));
+  const h = wireHeaders({ [Header.Deadline]: deadline });
   let msg;
   try {
     msg = await nc.request(subject, encode(body, Encoding.Msgpack), {

@@ -10,6 +10,7 @@ import { pino, type Logger } from 'pino';
 import { createActor, fromPromise, type Actor } from 'xstate';
 import { DspexError, ErrorCode, ValidationError } from '../errors.js';
 import { decode, encode, Encoding } from '../protocol/codec.js';
+import { isName, NameKind, nameRule } from '../protocol/names.js';
 import {
   PipelineEventSchema,
   PipelineSpecSchema,
@@ -134,8 +135,8 @@ export class PipelineEngine implements AsyncDisposable {
 
   /** Registers a TypeScript stage function under `name` (register it on every node that runs pipelines). */
   register(name: string, fn: StageFunction): void {
-    if (!/^[A-Za-z0-9_-]{1,64}$/.test(name)) {
-      throw new ValidationError('name', 'expected 1-64 letters, digits, "_" or "-"');
+    if (!isName(NameKind.Function, name)) {
+      throw new ValidationError('name', nameRule(NameKind.Function));
     }
     this.functions.set(name, fn);
   }
@@ -262,7 +263,14 @@ export class PipelineEngine implements AsyncDisposable {
       async *[Symbol.asyncIterator](): AsyncIterator<PipelineEvent> {
         try {
           for await (const msg of sub) {
-            const parsed = PipelineEventSchema.safeParse(decode(msg.data, Encoding.Msgpack));
+            // Anyone may publish on the events subject: a body that does not decode is skipped.
+            let body: unknown;
+            try {
+              body = decode(msg.data, Encoding.Msgpack);
+            } catch {
+              continue;
+            }
+            const parsed = PipelineEventSchema.safeParse(body);
             if (!parsed.success) continue;
             yield parsed.data;
             if (parsed.data.type === 'run.completed' || parsed.data.type === 'run.failed') break;

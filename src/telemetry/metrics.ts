@@ -23,6 +23,11 @@ export interface RuntimeMetrics {
   rejected: Counter<'endpoint' | 'code'>;
   /** Messages dropped at the edge because they did not decode or validate. */
   invalidMessages: Counter<'subject'>;
+  /**
+   * Failures nothing else handled, by kind: `rejection` / `exception` (caught by the last-resort
+   * process handler), `reply` (a reply that could not be sent), `callback` (a NATS callback threw).
+   */
+  unhandled: Counter<'kind'>;
   /** Predicts answered by an LLM adapter, by adapter (`direct`, `python`, `mock`) and outcome. */
   llmCalls: Counter<'adapter' | 'outcome'>;
   /** Latency of adapter calls (cache hits excluded), seconds. */
@@ -98,6 +103,12 @@ export function createMetrics(registry: Registry = new Registry()): RuntimeMetri
       name: 'dspex_invalid_messages_total',
       help: 'Messages dropped because they did not decode or validate',
       labelNames: ['subject'],
+      registers: reg,
+    }),
+    unhandled: new Counter({
+      name: 'dspex_unhandled_errors_total',
+      help: 'Failures nothing else handled (logged and survived)',
+      labelNames: ['kind'],
       registers: reg,
     }),
     llmCalls: new Counter({
