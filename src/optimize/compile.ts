@@ -10,6 +10,7 @@ import { DspexError, ErrorCode, isDspexError } from '../errors.js';
 import { decode, encode, Encoding } from '../protocol/codec.js';
 import { Header, wireHeaders } from '../protocol/headers.js';
 import { replyBody } from '../protocol/reply.js';
+import { parseMessage } from '../protocol/schemas.js';
 import {
   CancelReplySchema,
   CompileReplySchema,
@@ -24,6 +25,7 @@ import {
 import type { Subjects } from '../protocol/subjects.js';
 import type { VariableStore } from '../variables/store.js';
 import { guarded } from '../telemetry/guard.js';
+import { checkExamples } from './examples.js';
 import { TrialLedger } from './ledger.js';
 import { runSearch, type SearchOptions, type SearchResult } from './search.js';
 
@@ -100,7 +102,9 @@ export class Optimizer {
    * ```
    */
   async compile(request: CompileRequest, options: CompileOptions = {}): Promise<CompileReply> {
-    const body = CompileRequestSchema.parse(request);
+    const body = parseMessage(CompileRequestSchema, request, 'optimize.compile');
+    checkExamples(body.signature, 'trainset', body.trainset);
+    if (body.valset !== undefined) checkExamples(body.signature, 'valset', body.valset);
     const runId = body.run_id ?? `run-${randomBytes(6).toString('hex')}`;
     const pool = body.pool ?? 'optimizer';
     const deadline = options.deadline ?? Date.now() + DEFAULT_COMPILE_MS;
