@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { DspexError, ErrorCode, isDspexError } from '../errors.js';
 import { decode, encode, Encoding } from '../protocol/codec.js';
 import { Header, wireHeaders } from '../protocol/headers.js';
+import { isName, NameKind, nameRule } from '../protocol/names.js';
 import { replyBody } from '../protocol/reply.js';
 import { parseMessage } from '../protocol/schemas.js';
 import {
@@ -137,6 +138,7 @@ export class Optimizer {
 
   /** Asks the worker running `runId` to stop it; 404 when no worker runs it. */
   async cancel(runId: string): Promise<CancelReply> {
+    checkRunId(runId);
     const subject = cancelSubject(this.d.subjects.prefix, runId);
     const reply = await requestReply(
       this.d.nc,
@@ -152,6 +154,7 @@ export class Optimizer {
 
   /** Calls `fn` with each progress event of `runId`; returns the unsubscribe function. */
   watch(runId: string, fn: (event: OptimizeEvent) => void): () => void {
+    checkRunId(runId);
     const sub = this.d.nc.subscribe(progressSubject(this.d.subjects, runId), {
       callback: guarded(`optimize events ${runId}`, this.d.logger, undefined, (err, msg) => {
         if (err !== null) return;
@@ -189,6 +192,15 @@ export class Optimizer {
     } finally {
       await lease.release();
     }
+  }
+}
+
+/** A run id given through the API becomes a subject token: checked like the wire's (400 on `run_id`). */
+function checkRunId(runId: string): void {
+  if (!isName(NameKind.Run, runId)) {
+    throw new DspexError(ErrorCode.BadRequest, `run_id: ${nameRule(NameKind.Run)}`, {
+      details: { field: 'run_id' },
+    });
   }
 }
 

@@ -170,7 +170,7 @@ export class PipelineEngine implements AsyncDisposable {
     this.analyse(pipeline, inputs);
     const durable = options.durable ?? local.size === 0;
     if (durable && local.size > 0 && pipeline instanceof Pipeline) pipeline.toJSON(); // names the inline stage
-    const runId = options.runId ?? newRunId();
+    const runId = options.runId === undefined ? newRunId() : checkRunId(options.runId);
     const handle = this.listen(runId);
     try {
       const job: PipelineJob = {
@@ -199,7 +199,7 @@ export class PipelineEngine implements AsyncDisposable {
     options: { runId?: string; policy?: FailurePolicy } = {},
   ): Promise<{ run_id: string; events: string }> {
     this.analyse(spec, inputs);
-    const runId = options.runId ?? newRunId();
+    const runId = options.runId === undefined ? newRunId() : checkRunId(options.runId);
     await this.submitJob({
       run_id: runId,
       pipeline: spec,
@@ -212,7 +212,7 @@ export class PipelineEngine implements AsyncDisposable {
 
   /** The run's record; 404 when unknown (or expired). */
   async get(runId: string): Promise<RunRecord> {
-    const record = await this.store.getRecord(runId);
+    const record = await this.store.getRecord(checkRunId(runId));
     if (record === undefined) {
       throw new DspexError(ErrorCode.NotFound, `run "${runId}" is unknown`, { details: { field: 'run_id' } });
     }
@@ -438,6 +438,12 @@ function base(job: PipelineJob, node: string, attempt: number, started: number):
     submitted_at: job.submitted_at,
     started_at: started,
   };
+}
+
+/** A run id given through the API becomes a subject token and a KV key: checked like the wire's. */
+function checkRunId(runId: string): string {
+  if (!isName(NameKind.Run, runId)) throw new ValidationError('run_id', nameRule(NameKind.Run));
+  return runId;
 }
 
 function newRunId(): string {
