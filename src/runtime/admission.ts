@@ -48,29 +48,30 @@ export interface PoolLoad {
   queued: number;
   /** Calls the pool's live workers run at once (the sum of their concurrency). */
   capacity: number;
-  /** Typical time of one call on the pool under its current load, ms; undefined before any call. */
+  /** Typical time of one call on the pool, ms (the node's EWMA); undefined before any call. */
   serviceMs: number | undefined;
-  /** Completions per ms the pool was seen to deliver recently ({@link ThroughputMeter}), if known. */
-  observedRate?: number | undefined;
+  /** Completions per ms the pool delivered while saturated ({@link ThroughputMeter}), if known. */
+  saturatedRate?: number | undefined;
 }
 
 /**
- * The pool's rate of completions, calls per ms: the better of `capacity / serviceMs` and the rate it
- * was seen to deliver. Taking the better one errs towards admitting: a latency inflated by the
- * node's own busy event loop (it reads replies late during a burst) must not refuse calls the pool
- * could serve. Undefined when there is nothing to go by.
+ * The pool's rate of completions when busy, calls per ms: the better of `capacity / serviceMs` and
+ * what it was seen to deliver while calls were waiting. Erring towards admitting: an estimate too
+ * low leaves workers idle while callers get 429s (goodput lost for good), one too high admits calls
+ * that are dropped with 408 at the front of the queue before they take a worker slot. Undefined
+ * when there is nothing to go by or no live worker.
  */
 export function poolRate(load: PoolLoad): number | undefined {
+  if (load.capacity <= 0) return undefined;
   const fromLatency =
-    load.serviceMs !== undefined && load.serviceMs > 0 && load.capacity > 0
-      ? load.capacity / load.serviceMs
-      : undefined;
-  const observed = load.observedRate !== undefined && load.observedRate > 0 ? load.observedRate : undefined;
-  if (fromLatency === undefined) return load.capacity > 0 ? observed : undefined;
-  return observed === undefined ? fromLatency : Math.max(fromLatency, observed);
+    load.serviceMs !== undefined && load.serviceMs > 0 ? load.capacity / load.serviceMs : undefined;
+  const saturated =
+    load.saturatedRate !== undefined && load.saturatedRate > 0 ? load.saturatedRate : undefined;
+  if (fromLatency === undefined || saturated === undefined) return fromLatency ?? saturated;
+  return Math.max(fromLatency, saturated);
 }
 
-/** Time one call takes on a saturated pool, ms (`capacity / rate`, Little's law); undefined if unknown. */
+/** Time one call takes on a busy pool, ms (`capacity / rate`, Little's law); undefined if unknown. */
 export function effectiveServiceMs(load: PoolLoad): number | undefined {
   const rate = poolRate(load);
   return rate === undefined ? undefined : load.capacity / rate;
@@ -88,32 +89,52 @@ export function expectedCompletionMs(load: PoolLoad): number | undefined {
 }
 
 /**
- * Completions per ms over the last `size` completions of a pool, from their times (the caller's
- * clock, passed in). Undefined with fewer than 8 samples, or when the newest is older than
- * `maxAgeMs` (an idle pool's old rate says nothing about now).
+ * The rate at which a pool completes calls while saturated, per ms of the caller's clock (passed
+ * in): the number of gaps between consecutive completions that both happened while calls were
+ * waiting, over their total length, for the last `size` such gaps, scaled from the capacity the
+ * pool had then to the capacity it has now. Idle periods between bursts do not count, so the rate
+ * of the last burst is kept for the next. A latency measured by the node overstates the service
+ * time while the node is busy reading a burst; the rate a busy pool delivers does not. Undefined
+ * with fewer than 16 gaps, or when the last busy completion is older than `maxAgeMs`.
  */
 export class ThroughputMeter {
-  private readonly times: number[] = [];
+  private readonly gaps: number[] = [];
+  private readonly capacities: number[] = [];
   private next = 0;
+  private last: number | undefined;
+  private lastBusy: number | undefined;
 
   constructor(
     private readonly size = 64,
-    private readonly maxAgeMs = 2000,
+    private readonly maxAgeMs = 30_000,
   ) {}
 
-  record(now: number): void {
-    if (this.times.length < this.size) this.times.push(now);
-    else this.times[this.next] = now;
-    this.next = (this.next + 1) % this.size;
+  /** One completion at `now`; `busy` when calls were waiting for the pool's `capacity` slots. */
+  record(now: number, capacity: number, busy: boolean): void {
+    if (busy && this.last !== undefined && this.last === this.lastBusy) {
+      const gap = Math.max(0, now - this.last);
+      if (this.gaps.length < this.size) {
+        this.gaps.push(gap);
+        this.capacities.push(capacity);
+      } else {
+        this.gaps[this.next] = gap;
+        this.capacities[this.next] = capacity;
+      }
+      this.next = (this.next + 1) % this.size;
+    }
+    this.last = now;
+    if (busy) this.lastBusy = now;
   }
 
-  rate(now: number): number | undefined {
-    const n = this.times.length;
-    if (n < 8) return undefined;
-    const newest = this.times[(this.next - 1 + n) % n]!;
-    const oldest = n < this.size ? this.times[0]! : this.times[this.next]!;
-    if (now - newest > this.maxAgeMs || newest <= oldest) return undefined;
-    return (n - 1) / (newest - oldest);
+  /** Completions per ms for a pool of `capacity` slots now; undefined when unknown or stale. */
+  rate(now: number, capacity: number): number | undefined {
+    const n = this.gaps.length;
+    if (n < 16 || capacity <= 0 || this.lastBusy === undefined || now - this.lastBusy > this.maxAgeMs) {
+      return undefined;
+    }
+    const total = this.gaps.reduce((a, b) => a + b, 0);
+    const then = this.capacities.reduce((a, b) => a + b, 0) / n;
+    return total > 0 && then > 0 ? (n / total) * (capacity / then) : undefined;
   }
 }
 

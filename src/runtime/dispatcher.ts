@@ -299,7 +299,8 @@ export class Dispatcher {
       const latencyMs = performance.now() - started;
       w.stats.recordSuccess(latencyMs, Date.now());
       this.poolStatsOf(w.pool).recordSuccess(latencyMs, Date.now());
-      this.poolRateOf(w.pool).record(Date.now());
+      // Completions while calls wait measure what the pool delivers when busy (admission).
+      this.poolRateOf(w.pool).record(Date.now(), this.capacity(w.pool), this.queueLength(w.pool) > 0);
       w.breaker.send({ type: 'success' });
       this.report(w, request, latencyMs, true, hedge);
       return reply;
@@ -532,15 +533,21 @@ export class Dispatcher {
     return false;
   }
 
-  /** What admission needs: queue ahead and its limit, live capacity and typical call time. */
-  private load(pool: string, queued: number): PoolLoad & { limit: number } {
+  /** Calls the pool's live workers run at once. */
+  private capacity(pool: string): number {
     let capacity = 0;
     for (const w of this.workers.values()) if (w.pool === pool && isLive(w)) capacity += w.concurrency;
+    return capacity;
+  }
+
+  /** What admission needs: queue ahead and its limit, live capacity, typical call time and rate. */
+  private load(pool: string, queued: number): PoolLoad & { limit: number } {
+    const capacity = this.capacity(pool);
     return {
       queued,
       capacity,
       serviceMs: this.poolStats.get(pool)?.ewmaMs,
-      observedRate: this.poolRates.get(pool)?.rate(Date.now()),
+      saturatedRate: this.poolRates.get(pool)?.rate(Date.now(), capacity),
       limit: this.o.limits(pool).queueLimit,
     };
   }

@@ -64,13 +64,16 @@ describe('deadline admission', () => {
     expect(expectedCompletionMs({ queued: 5, capacity: 8, serviceMs: undefined })).toBeUndefined();
   });
 
-  it('takes the better of the latency and the observed rate, so a late-read latency refuses nobody', () => {
-    // Latency says 0.1/ms (inflated by a busy event loop); the pool delivered 0.4/ms.
-    const load = { queued: 0, capacity: 8, serviceMs: 80, observedRate: 0.4 };
+  it('takes the better of the latency and the rate delivered while busy, so a late-read latency refuses nobody', () => {
+    // The node's latency says 0.1/ms (inflated while it was busy reading a burst); busy, the pool
+    // delivered 0.4/ms.
+    const load = { queued: 0, capacity: 8, serviceMs: 80, saturatedRate: 0.4 };
     expect(poolRate(load)).toBe(0.4);
     expect(effectiveServiceMs(load)).toBe(20);
-    expect(poolRate({ ...load, observedRate: 0.01 })).toBe(0.1);
-    expect(poolRate({ queued: 0, capacity: 8, serviceMs: undefined, observedRate: 0.2 })).toBe(0.2);
+    expect(poolRate({ ...load, saturatedRate: 0.01 })).toBe(0.1);
+    expect(poolRate({ ...load, saturatedRate: undefined })).toBe(0.1);
+    expect(poolRate({ queued: 0, capacity: 8, serviceMs: undefined, saturatedRate: 0.2 })).toBe(0.2);
+    expect(poolRate({ queued: 0, capacity: 0, serviceMs: 10, saturatedRate: 0.2 })).toBeUndefined();
   });
 
   it('refuses at once a call that would finish after its deadline, and admits one that fits', () => {
@@ -164,21 +167,43 @@ describe('deadline admission', () => {
 });
 
 describe('ThroughputMeter', () => {
-  it('measures completions per ms over its window, on the injected clock', () => {
+  it('measures completions per ms while the pool is busy, on the injected clock', () => {
     const c = clock();
-    const meter = new ThroughputMeter(16, 2000);
-    for (let i = 0; i < 7; i++) {
-      meter.record(c.now());
+    const meter = new ThroughputMeter(32, 2000);
+    for (let i = 0; i < 16; i++) {
+      meter.record(c.now(), 8, true);
       c.advance(5);
     }
-    expect(meter.rate(c.now())).toBeUndefined(); // fewer than 8 samples
+    expect(meter.rate(c.now(), 8)).toBeUndefined(); // fewer than 16 gaps
     for (let i = 0; i < 40; i++) {
-      meter.record(c.now());
+      meter.record(c.now(), 8, true);
       c.advance(5);
     }
-    // One completion every 5 ms: 0.2 per ms, over the last 16.
-    expect(meter.rate(c.now())).toBeCloseTo(0.2);
-    c.advance(2500);
-    expect(meter.rate(c.now())).toBeUndefined(); // stale: the pool went idle
+    // One completion every 5 ms: 0.2 per ms, over the last 32 gaps.
+    expect(meter.rate(c.now(), 8)).toBeCloseTo(0.2);
+    // Half the workers gone: half the rate.
+    expect(meter.rate(c.now(), 4)).toBeCloseTo(0.1);
+  });
+
+  it('leaves idle time out: the rate of the last burst is kept for the next', () => {
+    const c = clock();
+    const meter = new ThroughputMeter(64, 30_000);
+    const busy = (n: number, every: number) => {
+      for (let i = 0; i < n; i++) {
+        meter.record(c.now(), 8, true);
+        c.advance(every);
+      }
+    };
+    busy(30, 2);
+    // Idle: slow completions with nobody waiting, then a pause.
+    for (let i = 0; i < 5; i++) {
+      meter.record(c.now(), 8, false);
+      c.advance(400);
+    }
+    c.advance(3000);
+    busy(30, 2);
+    expect(meter.rate(c.now(), 8)).toBeCloseTo(0.5);
+    c.advance(31_000);
+    expect(meter.rate(c.now(), 8)).toBeUndefined(); // stale
   });
 });
