@@ -1,6 +1,7 @@
 /**
  * Overload: a burst far above a pool's capacity. A runtime node with a pool of 2 DummyLM workers
- * (concurrency 4 each, queue limit 1000) receives B predicts at once (B = 300, 1,000, 5,000), each
+ * (concurrency 4 each, queue limit 1000) receives B predicts as fast as one client can send them
+ * (B = 300, 1,000, 5,000), each
  * a distinct question with `Dspex-Deadline` = send time + 2 s, from a SEPARATE Node process (this
  * file run with `--overload-bench-child`, raw NATS, msgpack, as any client sends). Per burst:
  * goodput (calls answered OK before their deadline), replies by status, calls never answered, and
@@ -179,8 +180,8 @@ const scenario: Scenario = {
   name: 'overload',
   description:
     `Bursts of DummyLM predicts far above capacity on a pool of ${WORKERS} workers (concurrency 4, queue ` +
-    `limit 1000), every call with a ${DEADLINE_MS / 1000} s deadline, sent at once from a separate client ` +
-    'process. goodput: calls answered OK within their deadline; capacity_2s: what the pool finishes in ' +
+    `limit 1000), every call with a ${DEADLINE_MS / 1000} s deadline, sent as fast as a separate client ` +
+    'process can. goodput: calls answered OK within their deadline; capacity_2s: what the pool finishes in ' +
     `2 s at its steady rate; to429_p50/p99_ms: send → 429 reply. Beside it the steady-state throughput ` +
     `(closed loop of ${STEADY_CALLERS} callers) measured in the same run.`,
   async run({ quick }): Promise<ScenarioResult> {
