@@ -1,9 +1,9 @@
 /**
  * Overload: a burst far above a pool's capacity. A runtime node with a pool of 2 DummyLM workers
  * (concurrency 4 each, queue limit 1000) receives B predicts as fast as one client can send them
- * (B = 300, 1,000, 5,000), each
- * a distinct question with `Dspex-Deadline` = send time + 2 s, from a SEPARATE Node process (this
- * file run with `--overload-bench-child`, raw NATS, msgpack, as any client sends). Per burst:
+ * (B = 300, 1,000, 5,000), each a distinct question with `Dspex-Deadline` = send time + 2 s, from a
+ * SEPARATE Node process (this file run with `--overload-bench-child`, raw NATS, msgpack, as any
+ * client sends). Per burst:
  * goodput (calls answered OK before their deadline), replies by status, calls never answered, and
  * time-to-429 (p50/p99 from sending a call to its 429). Beside it, in the same run, the pool's
  * steady-state throughput: a closed loop of 16 callers from the same kind of process, and what the
