@@ -36,8 +36,40 @@ export function encode(value: unknown, encoding: Encoding): Uint8Array {
   }
 }
 
-/** Decodes a body; a body that is not valid msgpack/JSON is a 400 naming the encoding. */
-export function decode(data: Uint8Array, encoding: Encoding): unknown {
+/**
+ * Deepest nesting of lists and maps a request body may have. Realistic bodies (DSPy program state,
+ * pipeline specs, tool schemas) stay far below; a deeper value could be accepted and stored, then
+ * fail to encode (the encoders recurse) in a later reply.
+ */
+export const MAX_REQUEST_DEPTH = 64;
+
+/** Whether `value` nests lists and maps deeper than `max` levels (iterative: no recursion to overflow). */
+export function nestedDeeperThan(value: unknown, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (typeof v !== 'object' || v === null || ArrayBuffer.isView(v)) continue;
+    if (depth >= max) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
+/**
+ * Decodes a body; a body that is not valid msgpack/JSON is a 400 naming the encoding, and with
+ * `maxDepth` one nested deeper than that is a 400 on `body` too.
+ */
+export function decode(data: Uint8Array, encoding: Encoding, maxDepth?: number): unknown {
+  const value = decodeValue(data, encoding);
+  if (maxDepth !== undefined && nestedDeeperThan(value, maxDepth)) {
+    throw new DspexError(ErrorCode.BadRequest, `body: lists and maps nested deeper than ${maxDepth} levels`, {
+      details: { field: 'body', limit: maxDepth },
+    });
+  }
+  return value;
+}
+
+function decodeValue(data: Uint8Array, encoding: Encoding): unknown {
   if (data.length === 0) {
     throw new DspexError(ErrorCode.BadRequest, 'body is empty: expected a map', {
       details: { field: 'body' },

@@ -10,6 +10,7 @@ import {
   encodingOf,
   errorBody,
   errorHeaders,
+  MAX_REQUEST_DEPTH,
   replyHeaders,
 } from '../protocol/codec.js';
 import { Header, traceOf, wireHeaders } from '../protocol/headers.js';
@@ -122,7 +123,7 @@ async function serve<S extends z.ZodType>(
         { details: { field: 'body', limit: o.maxPayloadBytes, size: msg.data.length } },
       );
     }
-    const raw = decode(msg.data, encoding);
+    const raw = decode(msg.data, encoding, MAX_REQUEST_DEPTH);
     const context = requestContext(o, msg, trace);
     const refusal = endpoint.admit?.(raw, context);
     if (refusal !== undefined) {

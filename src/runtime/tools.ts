@@ -2,7 +2,15 @@ import type { Msg, NatsConnection, Subscription } from '@nats-io/nats-core';
 import type { Logger } from 'pino';
 import { DspexError, ErrorCode, isDspexError } from '../errors.js';
 import type { AnyTool } from '../modules/tool.js';
-import { decode, encode, encodingOf, errorBody, errorHeaders, replyHeaders } from '../protocol/codec.js';
+import {
+  decode,
+  encode,
+  encodingOf,
+  errorBody,
+  errorHeaders,
+  MAX_REQUEST_DEPTH,
+  replyHeaders,
+} from '../protocol/codec.js';
 import { Header, traceOf } from '../protocol/headers.js';
 import { parseMessage, ToolRequestSchema, type ToolSpec } from '../protocol/schemas.js';
 import { guarded } from '../telemetry/guard.js';
@@ -90,7 +98,11 @@ export class NatsToolRegistry implements ToolRegistry {
     const encoding = encodingOf(msg.headers);
     const trace = traceOf(msg.headers);
     try {
-      const body = parseMessage(ToolRequestSchema, decode(msg.data, encoding), `tool ${tool.name}`);
+      const body = parseMessage(
+        ToolRequestSchema,
+        decode(msg.data, encoding, MAX_REQUEST_DEPTH),
+        `tool ${tool.name}`,
+      );
       const parsed = tool.args.safeParse(body.args);
       if (!parsed.success) {
         const issue = parsed.error.issues[0];

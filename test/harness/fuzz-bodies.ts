@@ -82,7 +82,7 @@ export const hostileValue: fc.Arbitrary<unknown> = fc.oneof(
   { weight: 1, arbitrary: fc.integer({ min: 20_000, max: 200_000 }).map((n) => 'z'.repeat(n)) },
   {
     weight: 1,
-    arbitrary: fc.tuple(fc.integer({ min: 50, max: 3000 }), fc.boolean()).map(([d, m]) => deep(d, m)),
+    arbitrary: fc.tuple(fc.integer({ min: 20, max: 3000 }), fc.boolean()).map(([d, m]) => deep(d, m)),
   },
   {
     weight: 1,

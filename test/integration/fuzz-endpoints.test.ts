@@ -255,6 +255,15 @@ describe(`fuzzing every dspex.rpc endpoint (${RUNS} bodies, seed ${SEED})`, () =
         `node RSS ${rssBefore.toFixed(0)} -> ${rssAfter.toFixed(0)} MiB`,
     );
 
+    // The node's own account of any 500 (its log has the cause; the reply never does).
+    if (t.fiveXX.length > 0) {
+      const failures = node
+        .stderr()
+        .split('\n')
+        .filter((l) => l.includes('endpoint failed'))
+        .slice(0, 3);
+      console.log(`node log of the failures:\n${failures.join('\n').slice(0, 4000)}`);
+    }
     expect(t.secretsFound).toEqual([]);
     expect(t.fiveXX).toEqual([]);
     expect(t.noReply).toEqual([]);
