@@ -4,7 +4,7 @@
  * msgpack, hostile `Dspex-*` headers, raw garbage and oversized bodies. Every request must get a
  * reply; no 5xx but the documented ones (docs/protocol.md, "Errors"); no canary secret from the
  * node's or the workers' environment in any reply; node and workers alive and the node's memory
- * bounded at the end. `DSPEX_FUZZ_RUNS=N` runs N bodies (default 800, about 20 s), `DSPEX_FUZZ_SEED`
+ * bounded at the end. `DSPEX_FUZZ_RUNS=N` runs N bodies (default 2000, about 15 s), `DSPEX_FUZZ_SEED`
  * picks another sequence, `DSPEX_FUZZ_DEBUG=1` prints every error reply; a summary line
  * is printed either way.
  */
@@ -22,7 +22,7 @@ import { startNats, type NatsServer } from '../harness/nats.js';
 import { startNodeProcess, type NodeProcess } from '../harness/node-process.js';
 import { alive } from '../harness/process.js';
 
-const RUNS = Number(process.env.DSPEX_FUZZ_RUNS ?? 800);
+const RUNS = Number(process.env.DSPEX_FUZZ_RUNS ?? 2000);
 const SEED = Number(process.env.DSPEX_FUZZ_SEED ?? 20261202);
 const IN_FLIGHT = 6;
 const MAX_PAYLOAD = 1024 * 1024;
