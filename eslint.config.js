@@ -21,6 +21,34 @@ export default tseslint.config(
     },
   },
   {
+    // Every header dspex sends is built by wireHeaders (src/protocol/headers.ts), which sanitises
+    // values: a raw nats.js `headers()` or `respondError()` elsewhere could throw on request content.
+    files: ['src/**/*.ts'],
+    ignores: ['src/protocol/headers.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            {
+              name: '@nats-io/nats-core',
+              importNames: ['headers'],
+              message: 'Build headers with wireHeaders() from src/protocol/headers.ts (it sanitises values).',
+            },
+          ],
+        },
+      ],
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "CallExpression[callee.property.name='respondError']",
+          message:
+            'Reply with errorHeaders() from src/protocol/codec.ts (respondError sets unsanitised headers).',
+        },
+      ],
+    },
+  },
+  {
     files: ['eslint.config.js'],
     extends: [tseslint.configs.disableTypeChecked],
   },

@@ -128,7 +128,7 @@ export const nodeCommand: Command<NodeCommandOptions> = {
     });
     let rt: Runtime | undefined;
     try {
-      rt = await createRuntime({ ...config, logger });
+      rt = await createRuntime({ ...config, logger, lastResort: true });
       if (signalled === undefined) {
         const ready = await Promise.race([
           waitForPools(rt, config).then(() => true),

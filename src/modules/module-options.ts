@@ -4,6 +4,7 @@
  * (`python/dspex_worker/module_options.py`) with the same fields named, for clients that bypass the node.
  */
 import { DspexError, ErrorCode } from '../errors.js';
+import { isName, NameKind } from '../protocol/names.js';
 import type { ModuleName } from '../protocol/modules.js';
 import type { PredictRequest } from '../protocol/schemas.js';
 
@@ -23,8 +24,6 @@ export const ModuleLimits = { maxIters: 50, defaultMaxIters: 20, maxM: 16, defau
 /** Built-in reward functions of the worker (see `docs/modules.md`). */
 export const BuiltinRewards = ['non_empty', 'exact_match', 'contains'] as const;
 export type BuiltinReward = (typeof BuiltinRewards)[number];
-
-const TOOL_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 
 function bad(field: string, message: string): DspexError {
   return new DspexError(ErrorCode.BadRequest, `${field}: ${message}`, { details: { field } });
@@ -57,7 +56,7 @@ export function checkReward(value: unknown, outputs: readonly string[]): void {
   const { kind, name } = value;
   const extra = (allowed: string[]) => Object.keys(value).find((k) => !allowed.includes(k));
   if (kind === 'tool') {
-    if (typeof name !== 'string' || !TOOL_NAME.test(name)) {
+    if (!isName(NameKind.Tool, name)) {
       throw bad('options.reward.name', "must be 1-64 letters, digits, '_' or '-'");
     }
     const key = extra(['kind', 'name']);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DspexError, ErrorCode } from '../errors.js';
+import { isName, NameKind, nameRule, preview } from '../protocol/names.js';
 import type { ToolSpec } from '../protocol/schemas.js';
 
 /** What a tool's `run` learns about the call that asked for it. */
@@ -40,8 +41,6 @@ export interface ToolConfig<S extends z.ZodObject, R> {
   run(args: z.output<S>, context: ToolContext): R | Promise<R>;
 }
 
-const NAME = /^[A-Za-z0-9_-]{1,64}$/;
-
 /**
  * Defines a tool. Register it on a runtime (`rt.tools.register(t)`) or give it to a {@link ReAct}
  * module, which registers it on its executor's runtime.
@@ -57,10 +56,10 @@ const NAME = /^[A-Za-z0-9_-]{1,64}$/;
  * ```
  */
 export function tool<S extends z.ZodObject, R>(definition: ToolConfig<S, R>): Tool<z.output<S>, R> {
-  if (!NAME.test(definition.name) || definition.name === 'finish') {
+  if (!isName(NameKind.Tool, definition.name) || definition.name === 'finish') {
     throw new DspexError(
       ErrorCode.BadRequest,
-      `tool name "${definition.name}": expected 1-64 letters, digits, "_" or "-" (and not "finish")`,
+      `tool name "${preview(definition.name)}": ${nameRule(NameKind.Tool)} (and not "finish")`,
       { details: { field: 'name' } },
     );
   }

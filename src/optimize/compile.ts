@@ -4,11 +4,12 @@
  * (under an optimizer lease, with the score) so every node's predicts can load it (docs/optimization.md).
  */
 import { randomBytes } from 'node:crypto';
-import { headers as natsHeaders, RequestError, type NatsConnection } from '@nats-io/nats-core';
+import { RequestError, type NatsConnection } from '@nats-io/nats-core';
 import type { Logger } from 'pino';
 import { DspexError, ErrorCode, isDspexError } from '../errors.js';
 import { decode, encode, Encoding } from '../protocol/codec.js';
-import { Header } from '../protocol/headers.js';
+import { Header, wireHeaders } from '../protocol/headers.js';
+import { isName, NameKind, nameRule } from '../protocol/names.js';
 import { replyBody } from '../protocol/reply.js';
 import { parseMessage } from '../protocol/schemas.js';
 import {
@@ -24,6 +25,8 @@ import {
 } from '../protocol/optimize.js';
 import type { Subjects } from '../protocol/subjects.js';
 import type { VariableStore } from '../variables/store.js';
+import { guarded } from '../telemetry/guard.js';
+import { checkExamples } from './examples.js';
 import { TrialLedger } from './ledger.js';
 import { runSearch, type SearchOptions, type SearchResult } from './search.js';
 
@@ -105,7 +108,9 @@ export class Optimizer {
    * ```
    */
   async compile(request: CompileRequest, options: CompileOptions = {}): Promise<CompileReply> {
-    const body = parseMessage(CompileRequestSchema, request, 'compile');
+    const body = parseMessage(CompileRequestSchema, request, 'optimize.compile');
+    checkExamples(body.signature, 'trainset', body.trainset);
+    if (body.valset !== undefined) checkExamples(body.signature, 'valset', body.valset);
     const runId = body.run_id ?? `run-${randomBytes(6).toString('hex')}`;
     const pool = body.pool ?? 'optimizer';
     const deadline = options.deadline ?? Date.now() + DEFAULT_COMPILE_MS;
@@ -138,6 +143,7 @@ export class Optimizer {
 
   /** Asks the worker running `runId` to stop it; 404 when no worker runs it. */
   async cancel(runId: string): Promise<CancelReply> {
+    checkRunId(runId);
     const subject = cancelSubject(this.d.subjects.prefix, runId);
     const reply = await requestReply(
       this.d.requests ?? this.d.nc,
@@ -153,8 +159,9 @@ export class Optimizer {
 
   /** Calls `fn` with each progress event of `runId`; returns the unsubscribe function. */
   watch(runId: string, fn: (event: OptimizeEvent) => void): () => void {
+    checkRunId(runId);
     const sub = this.d.nc.subscribe(progressSubject(this.d.subjects, runId), {
-      callback: (err, msg) => {
+      callback: guarded(`optimize events ${runId}`, this.d.logger, undefined, (err, msg) => {
         if (err !== null) return;
         try {
           const parsed = OptimizeEventSchema.safeParse(decode(msg.data, Encoding.Msgpack));
@@ -162,7 +169,7 @@ export class Optimizer {
         } catch (error) {
           this.d.logger.warn({ err: error, run: runId }, 'bad optimize event');
         }
-      },
+      }),
     });
     return () => sub.unsubscribe();
   }
@@ -193,6 +200,15 @@ export class Optimizer {
   }
 }
 
+/** A run id given through the API becomes a subject token: checked like the wire's (400 on `run_id`). */
+function checkRunId(runId: string): void {
+  if (!isName(NameKind.Run, runId)) {
+    throw new DspexError(ErrorCode.BadRequest, `run_id: ${nameRule(NameKind.Run)}`, {
+      details: { field: 'run_id' },
+    });
+  }
+}
+
 /**
  * A request/reply in msgpack with a `Dspex-Deadline` header; an error reply becomes its {@link DspexError}.
  */
@@ -204,8 +220,7 @@ export async function requestReply(
   what: string,
   noResponders: () => DspexError,
 ): Promise<unknown> {
-  const h = natsHeaders();
-  h.set(Header.Deadline, String(deadline));
+  const h = wireHeaders({ [Header.Deadline]: deadline });
   let msg;
   try {
     msg = await nc.request(subject, encode(body, Encoding.Msgpack), {

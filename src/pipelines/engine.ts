@@ -10,6 +10,7 @@ import { pino, type Logger } from 'pino';
 import { createActor, fromPromise, type Actor } from 'xstate';
 import { DspexError, ErrorCode, ValidationError } from '../errors.js';
 import { decode, encode, Encoding } from '../protocol/codec.js';
+import { isName, NameKind, nameRule } from '../protocol/names.js';
 import {
   PipelineEventSchema,
   PipelineSpecSchema,
@@ -134,8 +135,8 @@ export class PipelineEngine implements AsyncDisposable {
 
   /** Registers a TypeScript stage function under `name` (register it on every node that runs pipelines). */
   register(name: string, fn: StageFunction): void {
-    if (!/^[A-Za-z0-9_-]{1,64}$/.test(name)) {
-      throw new ValidationError('name', 'expected 1-64 letters, digits, "_" or "-"');
+    if (!isName(NameKind.Function, name)) {
+      throw new ValidationError('name', nameRule(NameKind.Function));
     }
     this.functions.set(name, fn);
   }
@@ -169,7 +170,7 @@ export class PipelineEngine implements AsyncDisposable {
     this.analyse(pipeline, inputs);
     const durable = options.durable ?? local.size === 0;
     if (durable && local.size > 0 && pipeline instanceof Pipeline) pipeline.toJSON(); // names the inline stage
-    const runId = options.runId ?? newRunId();
+    const runId = options.runId === undefined ? newRunId() : checkRunId(options.runId);
     const handle = this.listen(runId);
     try {
       const job: PipelineJob = {
@@ -198,7 +199,7 @@ export class PipelineEngine implements AsyncDisposable {
     options: { runId?: string; policy?: FailurePolicy } = {},
   ): Promise<{ run_id: string; events: string }> {
     this.analyse(spec, inputs);
-    const runId = options.runId ?? newRunId();
+    const runId = options.runId === undefined ? newRunId() : checkRunId(options.runId);
     await this.submitJob({
       run_id: runId,
       pipeline: spec,
@@ -211,7 +212,7 @@ export class PipelineEngine implements AsyncDisposable {
 
   /** The run's record; 404 when unknown (or expired). */
   async get(runId: string): Promise<RunRecord> {
-    const record = await this.store.getRecord(runId);
+    const record = await this.store.getRecord(checkRunId(runId));
     if (record === undefined) {
       throw new DspexError(ErrorCode.NotFound, `run "${runId}" is unknown`, { details: { field: 'run_id' } });
     }
@@ -262,7 +263,14 @@ export class PipelineEngine implements AsyncDisposable {
       async *[Symbol.asyncIterator](): AsyncIterator<PipelineEvent> {
         try {
           for await (const msg of sub) {
-            const parsed = PipelineEventSchema.safeParse(decode(msg.data, Encoding.Msgpack));
+            // Anyone may publish on the events subject: a body that does not decode is skipped.
+            let body: unknown;
+            try {
+              body = decode(msg.data, Encoding.Msgpack);
+            } catch {
+              continue;
+            }
+            const parsed = PipelineEventSchema.safeParse(body);
             if (!parsed.success) continue;
             yield parsed.data;
             if (parsed.data.type === 'run.completed' || parsed.data.type === 'run.failed') break;
@@ -430,6 +438,12 @@ function base(job: PipelineJob, node: string, attempt: number, started: number):
     submitted_at: job.submitted_at,
     started_at: started,
   };
+}
+
+/** A run id given through the API becomes a subject token and a KV key: checked like the wire's. */
+function checkRunId(runId: string): string {
+  if (!isName(NameKind.Run, runId)) throw new ValidationError('run_id', nameRule(NameKind.Run));
+  return runId;
 }
 
 function newRunId(): string {

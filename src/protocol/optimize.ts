@@ -5,15 +5,11 @@
  * `python/dspex_worker/optimize.py`; the shared fixtures check both.
  */
 import { z } from 'zod';
+import { MetricNameSchema, PoolNameSchema, RunIdSchema, VarNameSchema } from './names.js';
 import { SignatureTextSchema } from './signature-text.js';
-import { VarNameSchema } from './variables.js';
 
 /** A run id travels as a subject token (`<prefix>.events.optimize.<run_id>`). */
-export const RunIdSchema = z
-  .string()
-  .min(1)
-  .max(64)
-  .regex(/^[A-Za-z0-9_-]+$/, 'expected 1-64 letters, digits, "_" or "-"');
+export { RunIdSchema };
 
 /** DSPy optimizers the worker runs (`dspy.teleprompt`). */
 export const DspyOptimizer = {
@@ -26,11 +22,7 @@ export type DspyOptimizer = (typeof DspyOptimizer)[keyof typeof DspyOptimizer];
 
 /** A metric by name: a built-in on one output `field`, or a Python metric registered in the worker package. */
 export const MetricSpecSchema = z.object({
-  name: z
-    .string()
-    .min(1)
-    .max(64)
-    .regex(/^[A-Za-z0-9_-]+$/, 'expected a metric name'),
+  name: MetricNameSchema,
   /** Output field compared by `exact_match`, `contains` and `f1`. @default the signature's only output */
   field: z.string().min(1).optional(),
 });
@@ -67,10 +59,7 @@ export const CompileRequestSchema = z.object({
   /** @default a generated id */
   run_id: RunIdSchema.optional(),
   /** Pool that runs the optimizer. @default 'optimizer' */
-  pool: z
-    .string()
-    .regex(/^[A-Za-z0-9_-]+$/)
-    .optional(),
+  pool: PoolNameSchema.optional(),
   /** Write the compiled state to this variable (created if missing), with the score, by the run id. */
   variable: VarNameSchema.optional(),
 });

@@ -4,6 +4,7 @@
  * `<prefix>.pipeline.<run_id>.events`.
  */
 import { z } from 'zod';
+import { FunctionNameSchema, PoolNameSchema, RunIdSchema, StageIdSchema } from './names.js';
 import { SignatureTextSchema } from './signature-text.js';
 
 // Not imported from schemas.ts, which registers this file's schemas (no import cycle).
@@ -16,18 +17,11 @@ const WireErrorSchema = z.object({
 /** Per-call LM config of a DSPy stage; checked against the predict schema when a run is submitted. */
 const CallConfigSchema = z.record(z.string(), z.unknown());
 
-/** A stage id, run id or function name: one subject/KV token. */
-export const PipelineTokenSchema = z
-  .string()
-  .min(1)
-  .max(64)
-  .regex(/^[A-Za-z0-9_-]+$/, 'expected 1-64 letters, digits, "_" or "-"');
-
 /** Where one stage input comes from: a pipeline input, an earlier stage's output, or a constant. */
 export const InputRefSchema = z.union([
   z.strictObject({ input: z.string().min(1).max(128) }),
   /** `output` absent: the stage's whole output map. */
-  z.strictObject({ stage: PipelineTokenSchema, output: z.string().min(1).max(128).optional() }),
+  z.strictObject({ stage: StageIdSchema, output: z.string().min(1).max(128).optional() }),
   z.strictObject({ value: z.unknown() }),
 ]);
 export type InputRef = z.infer<typeof InputRefSchema>;
@@ -55,7 +49,7 @@ export const TransformOp = {
 export type TransformOp = (typeof TransformOp)[keyof typeof TransformOp];
 
 const stageCommon = {
-  id: PipelineTokenSchema,
+  id: StageIdSchema,
   inputs: z.record(z.string().min(1).max(128), InputRefSchema).default({}),
   /** Fan-out: run the stage once per element of the list input `over`, at most `concurrency` at once. */
   map: z
@@ -84,10 +78,7 @@ export const StageSpecSchema = z.discriminatedUnion('kind', [
     demos: z.array(z.record(z.string(), z.unknown())).optional(),
     instructions: z.string().optional(),
     options: z.record(z.string(), z.unknown()).optional(),
-    pool: z
-      .string()
-      .regex(/^[A-Za-z0-9_-]+$/)
-      .optional(),
+    pool: PoolNameSchema.optional(),
   }),
   /** A direct LLM call: `Predict` on the node's direct HTTP adapter (`config.adapter: "direct"`). */
   z.strictObject({
@@ -98,7 +89,7 @@ export const StageSpecSchema = z.discriminatedUnion('kind', [
     config: CallConfigSchema.optional(),
   }),
   /** A TypeScript function registered by name on the nodes (`rt.pipelines.register`). */
-  z.strictObject({ ...stageCommon, kind: z.literal('fn'), fn: PipelineTokenSchema }),
+  z.strictObject({ ...stageCommon, kind: z.literal('fn'), fn: FunctionNameSchema }),
   /** A built-in transform. */
   z.strictObject({
     ...stageCommon,
@@ -127,21 +118,21 @@ export const PipelineRunRequestSchema = z.object({
   pipeline: PipelineSpecSchema,
   inputs: z.record(z.string(), z.unknown()).default({}),
   /** Choose the run id (to subscribe to its events before sending). @default generated */
-  run_id: PipelineTokenSchema.optional(),
+  run_id: RunIdSchema.optional(),
   /** Overrides the pipeline's policy. */
   policy: PolicySchema.optional(),
 });
 export type PipelineRunRequest = z.infer<typeof PipelineRunRequestSchema>;
 
 /** Reply of `dspex.rpc.pipeline.run`. */
-export const PipelineRunReplySchema = z.object({ run_id: PipelineTokenSchema, events: z.string() });
+export const PipelineRunReplySchema = z.object({ run_id: RunIdSchema, events: z.string() });
 export type PipelineRunReply = z.infer<typeof PipelineRunReplySchema>;
 
 /** Body of `dspex.rpc.pipeline.get`. */
-export const PipelineGetRequestSchema = z.object({ run_id: PipelineTokenSchema });
+export const PipelineGetRequestSchema = z.object({ run_id: RunIdSchema });
 
 /** A stage that failed, named. */
-export const StageFailureSchema = z.object({ stage: PipelineTokenSchema, error: WireErrorSchema });
+export const StageFailureSchema = z.object({ stage: StageIdSchema, error: WireErrorSchema });
 export type StageFailure = z.infer<typeof StageFailureSchema>;
 
 const outputsSchema = z.record(z.string(), z.unknown());
@@ -158,7 +149,7 @@ export type RunStatus = (typeof RunStatus)[keyof typeof RunStatus];
 
 /** The record of one run in the runs bucket (key `run.<run_id>`), and the reply of `pipeline.get`. */
 export const RunRecordSchema = z.object({
-  run_id: PipelineTokenSchema,
+  run_id: RunIdSchema,
   pipeline: z.string(),
   status: z.enum(['queued', 'running', 'completed', 'partial', 'failed']),
   /** The node running it (last one, after a takeover). */
@@ -172,14 +163,14 @@ export const RunRecordSchema = z.object({
   stages: z.record(z.string(), outputsSchema).optional(),
   outputs: outputsSchema.optional(),
   failures: z.array(StageFailureSchema).optional(),
-  skipped: z.array(PipelineTokenSchema).optional(),
+  skipped: z.array(StageIdSchema).optional(),
   error: WireErrorSchema.optional(),
 });
 export type RunRecord = z.infer<typeof RunRecordSchema>;
 
 /** The job on the work-queue stream (subject `<prefix>.jobs.pipeline`). */
 export const PipelineJobSchema = z.object({
-  run_id: PipelineTokenSchema,
+  run_id: RunIdSchema,
   pipeline: PipelineSpecSchema,
   inputs: z.record(z.string(), z.unknown()),
   policy: PolicySchema,
@@ -204,8 +195,8 @@ export const CheckpointSchema = z.union([
 ]);
 export type Checkpoint = z.infer<typeof CheckpointSchema>;
 
-const base = { run_id: PipelineTokenSchema, ts: z.number() };
-const stageBase = { ...base, stage: PipelineTokenSchema };
+const base = { run_id: RunIdSchema, ts: z.number() };
+const stageBase = { ...base, stage: StageIdSchema };
 
 /** Events of one run, on `<prefix>.pipeline.<run_id>.events`. */
 export const PipelineEventSchema = z.discriminatedUnion('type', [
@@ -216,7 +207,7 @@ export const PipelineEventSchema = z.discriminatedUnion('type', [
     attempt: z.number().int().positive(),
     total: z.number().int().nonnegative(),
     /** Stages finished by an earlier attempt and restored from their checkpoints. */
-    restored: z.array(PipelineTokenSchema),
+    restored: z.array(StageIdSchema),
   }),
   z.object({
     ...stageBase,
@@ -255,7 +246,7 @@ export const PipelineEventSchema = z.discriminatedUnion('type', [
     outputs: outputsSchema,
     stages: z.record(z.string(), outputsSchema),
     failures: z.array(StageFailureSchema),
-    skipped: z.array(PipelineTokenSchema),
+    skipped: z.array(StageIdSchema),
     duration_ms: z.number().nonnegative(),
   }),
   z.object({
@@ -264,7 +255,7 @@ export const PipelineEventSchema = z.discriminatedUnion('type', [
     error: WireErrorSchema,
     stages: z.record(z.string(), outputsSchema),
     failures: z.array(StageFailureSchema),
-    skipped: z.array(PipelineTokenSchema),
+    skipped: z.array(StageIdSchema),
     duration_ms: z.number().nonnegative(),
   }),
 ]);

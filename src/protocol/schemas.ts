@@ -1,5 +1,13 @@
 import { z } from 'zod';
 import { DspexError, ErrorCode } from '../errors.js';
+import {
+  NodeIdSchema,
+  PoolNameSchema,
+  preview,
+  SessionIdSchema,
+  ToolNameSchema,
+  WorkerIdSchema,
+} from './names.js';
 import { optimizeMessageSchemas } from './optimize.js';
 import { variableMessageSchemas } from './variables.js';
 import { pipelineMessageSchemas } from './pipelines.js';
@@ -7,8 +15,6 @@ import { sessionMessageSchemas } from './sessions.js';
 import { eventMessageSchemas } from './events.js';
 import { SignatureTextSchema } from './signature-text.js';
 
-/** A subject token: pool, worker and node ids travel inside subjects. */
-const token = z.string().regex(/^[A-Za-z0-9_-]+$/, 'expected letters, digits, "_" or "-"');
 const nonNegInt = z.number().int().nonnegative();
 
 /** Per-call LM configuration; unknown keys pass through to DSPy. */
@@ -23,16 +29,9 @@ export const CallConfigSchema = z.looseObject({
 });
 export type CallConfig = z.infer<typeof CallConfigSchema>;
 
-/** A tool name: it travels as a subject token (`<prefix>.tool.<name>`). */
-export const toolName = z
-  .string()
-  .min(1)
-  .max(64)
-  .regex(/^[A-Za-z0-9_-]+$/, 'expected 1-64 letters, digits, "_" or "-"');
-
 /** A tool as a predict request names it: its JSON schema travels, its code stays on the node. */
 export const ToolSpecSchema = z.object({
-  name: toolName,
+  name: ToolNameSchema,
   description: z.string().optional(),
   parameters: z.record(z.string(), z.unknown()).optional(),
 });
@@ -49,8 +48,11 @@ export const ToolReplySchema = z.object({ result: z.unknown() }).refine((v) => '
 });
 export type ToolReply = z.infer<typeof ToolReplySchema>;
 
+/** Longest module name accepted (the known ones are far shorter; an unknown one is a 404). */
+const MODULE_MAX = 64;
+
 const predictFields = {
-  module: z.string().min(1),
+  module: z.string().min(1).max(MODULE_MAX),
   /** Parsed by the signature engine at decode time (400 naming `signature`, with `column`). */
   signature: SignatureTextSchema,
   inputs: z.record(z.string(), z.unknown()),
@@ -70,8 +72,10 @@ const predictFields = {
 /** Body of `dspex.rpc.predict`. */
 export const PredictRequestSchema = z.object({
   ...predictFields,
-  session: z.string().min(1).max(256).optional(),
-  pool: token.optional(),
+  /** Session id (1-128 of `[A-Za-z0-9_-]`): the key of its record in the sessions bucket. */
+  session: SessionIdSchema.optional(),
+  /** Pool name (1-64 of `[A-Za-z0-9_-]`): part of the worker subjects. */
+  pool: PoolNameSchema.optional(),
 });
 export type PredictRequest = z.infer<typeof PredictRequestSchema>;
 
@@ -114,8 +118,8 @@ export type WorkerReportedState = (typeof WorkerReportedState)[keyof typeof Work
 
 /** `dspex.hb.worker.<id>`: announcement, heartbeat and farewell of a worker. */
 export const WorkerHeartbeatSchema = z.object({
-  id: token,
-  pool: token,
+  id: WorkerIdSchema,
+  pool: PoolNameSchema,
   host: z.string(),
   pid: z.number().int(),
   state: z.enum(['starting', 'ready', 'busy', 'draining', 'stopped']),
@@ -128,7 +132,7 @@ export const WorkerHeartbeatSchema = z.object({
   heartbeat_ms: z.number().int().positive(),
   version: z.string(),
   lm: z.string(),
-  node: token.optional(),
+  node: NodeIdSchema.optional(),
   /** Increases with every heartbeat of one worker process: nodes refuse replays (docs/security.md). */
   seq: nonNegInt.optional(),
 });
@@ -136,12 +140,12 @@ export type WorkerHeartbeat = z.infer<typeof WorkerHeartbeatSchema>;
 
 /** `dspex.hb.node.<id>`: heartbeat of a runtime node. */
 export const NodeHeartbeatSchema = z.object({
-  id: token,
+  id: NodeIdSchema,
   host: z.string(),
   pid: z.number().int(),
   started_at: z.number(),
   ts: z.number(),
-  pools: z.array(token),
+  pools: z.array(PoolNameSchema),
 });
 export type NodeHeartbeat = z.infer<typeof NodeHeartbeatSchema>;
 
@@ -205,25 +209,33 @@ export const messageSchemas = {
 } as const;
 export type MessageType = keyof typeof messageSchemas;
 
+/** A dotted path of request keys, each key shortened and made printable (keys are request content). */
+function pathOf(path: ReadonlyArray<PropertyKey>): string {
+  return path.length === 0 ? 'body' : path.map((k) => preview(String(k))).join('.');
+}
+
+/** An issue's message, bounded: zod echoes unknown keys and enum values, which are request content. */
+const issueMessage = (message: string | undefined): string => preview(message ?? 'invalid', 200);
+
 /**
  * Validates a decoded body against a schema; failure is a 400 `bad_request` naming the first
- * offending field (dotted path) and what was expected.
+ * offending field (dotted path) and what was expected. Keys and values of the request appear in the
+ * message only as short printable previews.
  */
 export function parseMessage<S extends z.ZodType>(schema: S, value: unknown, what: string): z.infer<S> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const issue = result.error.issues[0];
-  const path = issue === undefined || issue.path.length === 0 ? 'body' : issue.path.map(String).join('.');
-  const message = issue?.message ?? 'invalid';
+  const path = pathOf(issue?.path ?? []);
   // A custom issue's params (the signature parser's column and expectation) are useful details.
   const params = issue?.code === 'custom' ? (issue.params as Record<string, unknown> | undefined) : undefined;
-  throw new DspexError(ErrorCode.BadRequest, `${what}: ${path}: ${message}`, {
+  throw new DspexError(ErrorCode.BadRequest, `${what}: ${path}: ${issueMessage(issue?.message)}`, {
     details: {
       ...params,
       field: path,
       issues: result.error.issues
         .slice(0, 5)
-        .map((i) => ({ path: i.path.map(String).join('.'), message: i.message })),
+        .map((i) => ({ path: pathOf(i.path), message: issueMessage(i.message) })),
     },
   });
 }

@@ -3,13 +3,9 @@
  * bodies of `dspex.rpc.session.open|get|close`.
  */
 import { z } from 'zod';
+import { PoolNameSchema, SessionIdSchema, WorkerIdSchema } from './names.js';
 
-/** A session id: one KV key token. */
-export const SessionIdSchema = z
-  .string()
-  .min(1)
-  .max(128)
-  .regex(/^[A-Za-z0-9_-]+$/, 'expected 1-128 letters, digits, "_" or "-"');
+export { SessionIdSchema };
 
 /** Body of `dspex.rpc.session.open`. Opening an open session refreshes its expiry and returns it. */
 export const SessionOpenRequestSchema = z.object({
@@ -67,7 +63,9 @@ export const SessionRecordSchema = z.object({
   /** Optimizer state of the session's program (opaque JSON, e.g. DSPy `dump_state()`). */
   optimization: z.unknown().optional(),
   /** The worker that served the session's last successful call. */
-  affinity: z.object({ pool: z.string(), worker: z.string(), node: z.string(), at: z.number() }).optional(),
+  affinity: z
+    .object({ pool: PoolNameSchema, worker: WorkerIdSchema, node: z.string(), at: z.number() })
+    .optional(),
 });
 export type SessionRecord = z.infer<typeof SessionRecordSchema>;
 

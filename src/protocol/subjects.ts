@@ -12,13 +12,6 @@ export interface Subjects {
   event(kind: string): string;
 }
 
-const TOKEN = /^[A-Za-z0-9_-]+$/;
-
-/** True when `value` can be a single subject token (pool, worker and node ids). */
-export function isSubjectToken(value: string): boolean {
-  return TOKEN.test(value);
-}
-
 export function subjects(prefix = 'dspex'): Subjects {
   return {
     prefix,

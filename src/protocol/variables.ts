@@ -3,14 +3,11 @@
  * (and republished as change events), and the bodies of the `dspex.rpc.var.*` endpoints.
  */
 import { z } from 'zod';
+import { VarNameSchema } from './names.js';
 import { TypeTextSchema } from './signature-text.js';
 
 /** A variable name: one KV key token (no dots, so watchers can use `<bucket>.*` safely). */
-export const VarNameSchema = z
-  .string()
-  .min(1)
-  .max(128)
-  .regex(/^[A-Za-z0-9_-]+$/, 'expected letters, digits, "_" or "-"');
+export { VarNameSchema };
 
 /** A lease/writer identity: who is writing (an optimizer id, a node, a user). */
 const HolderSchema = z.string().min(1).max(256);

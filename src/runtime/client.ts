@@ -1,13 +1,8 @@
-import {
-  headers as natsHeaders,
-  RequestError,
-  type ConnectionOptions,
-  type NatsConnection,
-} from '@nats-io/nats-core';
+import { RequestError, type ConnectionOptions, type NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { DspexError, ErrorCode } from '../errors.js';
 import { encode, Encoding } from '../protocol/codec.js';
-import { Header } from '../protocol/headers.js';
+import { Header, wireHeaders } from '../protocol/headers.js';
 import { replyBody } from '../protocol/reply.js';
 import {
   PredictReplySchema,
@@ -68,10 +63,11 @@ export async function createClient(options: ClientOptions = {}): Promise<Client>
   async function call(endpoint: string, body: unknown, o: ClientCallOptions): Promise<unknown> {
     const encoding = o.encoding ?? Encoding.Msgpack;
     const deadline = o.deadline ?? Date.now() + timeoutMs;
-    const h = natsHeaders();
-    h.set(Header.Deadline, String(deadline));
-    if (encoding === Encoding.Json) h.set(Header.ContentType, 'application/json');
-    if (o.trace !== undefined) h.set(Header.Trace, o.trace);
+    const h = wireHeaders({
+      [Header.Deadline]: deadline,
+      [Header.ContentType]: encoding === Encoding.Json ? 'application/json' : undefined,
+      [Header.Trace]: o.trace,
+    });
     let msg;
     try {
       // A little slack past the deadline so the node's own 408 reply arrives rather than our timeout.

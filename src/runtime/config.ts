@@ -6,8 +6,7 @@ import { PipelinesOptionsSchema } from '../pipelines/options.js';
 import { SessionsOptionsSchema } from '../sessions/options.js';
 import { loginMethods, natsAuthFromEnv, NatsAuthSchema, type NatsAuth } from './nats-connect.js';
 import { isForbiddenWorkerEnv } from './worker-env.js';
-
-const token = z.string().regex(/^[A-Za-z0-9_-]+$/, 'expected letters, digits, "_" or "-"');
+import { NodeIdSchema, PoolNameSchema, PrefixSchema } from '../protocol/names.js';
 
 /** One pool of Python DSPy workers. */
 export const PoolOptionsSchema = z.strictObject({
@@ -75,11 +74,13 @@ export const RuntimeOptionsSchema = z.strictObject({
     .superRefine(oneLogin)
     .optional(),
   /** Subject prefix. @default 'dspex' */
-  prefix: token.default('dspex'),
-  /** This node's id. @default `n-` and 8 random hex digits */
-  nodeId: token.optional(),
-  /** Worker pools by name. @default { general: { size: 2 } } */
-  pools: z.record(token, PoolOptionsSchema).default({ general: PoolOptionsSchema.parse({ size: 2 }) }),
+  prefix: PrefixSchema.default('dspex'),
+  /** This node's id (1-64 of `[A-Za-z0-9_-]`). @default `n-` and 8 random hex digits */
+  nodeId: NodeIdSchema.optional(),
+  /** Worker pools by name (1-64 of `[A-Za-z0-9_-]`). @default { general: { size: 2 } } */
+  pools: z
+    .record(PoolNameSchema, PoolOptionsSchema)
+    .default({ general: PoolOptionsSchema.parse({ size: 2 }) }),
   /** How local workers are started. */
   worker: z
     .strictObject({
@@ -139,6 +140,12 @@ export const RuntimeOptionsSchema = z.strictObject({
     .default(1024 * 1024),
   /** Deadline of a call without a `Dspex-Deadline` header. @default 60000 */
   callTimeoutMs: z.number().int().positive().default(60_000),
+  /**
+   * Requests of one public endpoint a node works on at once; more get 429 before their body is
+   * decoded (a bound on memory and CPU whatever the endpoint; predicts are also refused early per
+   * pool, see docs/security.md). @default 10000
+   */
+  maxInflight: z.number().int().positive().default(10_000),
   /** Attempts per call on distinct workers for retryable failures. @default 3 */
   maxAttempts: z.number().int().min(1).max(10).default(3),
   /** Serve the public `dspex` service on this node. @default true */

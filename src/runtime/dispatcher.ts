@@ -1,4 +1,4 @@
-import { headers as natsHeaders, RequestError } from '@nats-io/nats-core';
+import { RequestError, type NatsConnection } from '@nats-io/nats-core';
 import type { Logger } from 'pino';
 import { createActor } from 'xstate';
 import {
@@ -11,7 +11,7 @@ import type { WorkerUpdate } from '../actors/worker-machine.js';
 import { DspexError, ErrorCode, isDspexError } from '../errors.js';
 import { LatencyStats } from '../orchestrator/latency-stats.js';
 import { encode, Encoding } from '../protocol/codec.js';
-import { Header } from '../protocol/headers.js';
+import { Header, wireHeaders } from '../protocol/headers.js';
 import { replyBody } from '../protocol/reply.js';
 import {
   PredictReplySchema,
@@ -21,6 +21,14 @@ import {
 } from '../protocol/schemas.js';
 import type { Subjects } from '../protocol/subjects.js';
 import type { RuntimeMetrics } from '../telemetry/metrics.js';
+import {
+  admitToQueue,
+  effectiveServiceMs,
+  ThroughputMeter,
+  worthSending,
+  type PoolLoad,
+  type QueueVerdict,
+} from './admission.js';
 import { isLive, route, RoutingStrategy, type RoutableWorker } from './routing.js';
 import type { WorkerRequester } from './worker-requests.js';
 
@@ -85,6 +93,7 @@ interface WorkerEntry extends RoutableWorker {
 
 interface Waiter {
   pool: string;
+  deadline: number;
   affinity: string | undefined;
   excluded: ReadonlySet<string>;
   wake: (id: string) => void;
@@ -115,6 +124,7 @@ export class Dispatcher {
   private readonly affinity = new Map<string, string>();
   private readonly cursors = new Map<string, { value: number }>();
   private readonly poolStats = new Map<string, LatencyStats>();
+  private readonly poolRates = new Map<string, ThroughputMeter>();
   private closed = false;
 
   constructor(private readonly o: DispatcherOptions) {}
@@ -291,6 +301,8 @@ export class Dispatcher {
       const latencyMs = performance.now() - started;
       w.stats.recordSuccess(latencyMs, Date.now());
       this.poolStatsOf(w.pool).recordSuccess(latencyMs, Date.now());
+      // Completions while calls wait measure what the pool delivers when busy (admission).
+      this.poolRateOf(w.pool).record(Date.now(), this.capacity(w.pool), this.queueLength(w.pool) > 0);
       w.breaker.send({ type: 'success' });
       this.report(w, request, latencyMs, true, hedge);
       return reply;
@@ -323,6 +335,12 @@ export class Dispatcher {
       ok,
       hedge,
     });
+  }
+
+  private poolRateOf(pool: string): ThroughputMeter {
+    let meter = this.poolRates.get(pool);
+    if (meter === undefined) this.poolRates.set(pool, (meter = new ThroughputMeter()));
+    return meter;
   }
 
   private poolStatsOf(pool: string): LatencyStats {
@@ -416,12 +434,11 @@ export class Dispatcher {
   ): Promise<WorkerEntry> {
     const queue = this.queues.get(pool) ?? [];
     this.queues.set(pool, queue);
-    const limit = this.o.limits(pool).queueLimit;
-    if (queue.length >= limit) {
+    // A full queue, or a call that cannot be answered before its deadline, hears so now.
+    const verdict = admitToQueue(pool, this.load(pool, queue.length), deadline, Date.now());
+    if (!verdict.admit) {
       return Promise.reject(
-        new DspexError(ErrorCode.Overloaded, `pool ${pool} queue is full (${limit})`, {
-          details: { pool, limit },
-        }),
+        new DspexError(ErrorCode.Overloaded, verdict.message, { details: verdict.details }),
       );
     }
     return new Promise<WorkerEntry>((resolve, reject) => {
@@ -444,6 +461,7 @@ export class Dispatcher {
       );
       const waiter: Waiter = {
         pool,
+        deadline,
         affinity,
         excluded,
         wake: (id) => {
@@ -464,20 +482,87 @@ export class Dispatcher {
     });
   }
 
-  /** Hands free workers to waiting calls, first come first served. */
+  /**
+   * Hands free workers to waiting calls, first come first served. Stops as soon as no worker has
+   * room (O(1) per finished call, not O(queue)); a call at the front whose deadline is too close
+   * to be met is dropped with 408 instead of taking the slot.
+   */
   private pump(pool: string): void {
     const queue = this.queues.get(pool);
     if (queue === undefined || queue.length === 0) return;
+    let free = this.freeSlots(pool);
+    const serviceMs = effectiveServiceMs(this.load(pool, queue.length));
     let ahead = 0;
-    for (const waiter of [...queue]) {
+    let i = 0;
+    while (i < queue.length) {
+      const waiter = queue[i]!;
+      if (!worthSending(waiter.deadline, Date.now(), serviceMs)) {
+        waiter.fail(
+          new DspexError(ErrorCode.DeadlineExceeded, `deadline too close to start the call on pool ${pool}`),
+        );
+        continue;
+      }
+      if (free <= 0 && this.hasCandidate(pool)) return;
       const decision = this.decide(pool, waiter.affinity, waiter.excluded, ahead);
-      if (decision.kind === 'worker') waiter.wake(decision.id);
-      else if (decision.kind === 'none') {
+      if (decision.kind === 'worker') {
+        waiter.wake(decision.id);
+        free--;
+      } else if (decision.kind === 'none') {
         waiter.fail(
           new DspexError(ErrorCode.Unavailable, `pool ${pool} has no live worker`, { details: { pool } }),
         );
-      } else ahead++;
+      } else {
+        ahead++;
+        i++;
+      }
     }
+  }
+
+  /** Calls the pool's workers could take right now (live, breaker allowing, below their limit). */
+  private freeSlots(pool: string): number {
+    const blind = this.o.limits(pool).strategy === RoutingStrategy.RoundRobin;
+    let free = 0;
+    for (const w of this.members(pool)) {
+      if (isLive(w) && (blind || w.allowed !== false)) free += Math.max(0, w.concurrency - w.inflight);
+    }
+    return free;
+  }
+
+  /** Whether the pool has a worker that is or will be able to take calls. */
+  private hasCandidate(pool: string): boolean {
+    for (const w of this.workers.values())
+      if (w.pool === pool && (isLive(w) || w.state === 'starting')) return true;
+    return false;
+  }
+
+  /** Calls the pool's live workers run at once. */
+  private capacity(pool: string): number {
+    let capacity = 0;
+    for (const w of this.workers.values()) if (w.pool === pool && isLive(w)) capacity += w.concurrency;
+    return capacity;
+  }
+
+  /** What admission needs: queue ahead and its limit, live capacity, typical call time and rate. */
+  private load(pool: string, queued: number): PoolLoad & { limit: number } {
+    const capacity = this.capacity(pool);
+    return {
+      queued,
+      capacity,
+      serviceMs: this.poolStats.get(pool)?.ewmaMs,
+      saturatedRate: this.poolRates.get(pool)?.rate(Date.now(), capacity),
+      limit: this.o.limits(pool).queueLimit,
+    };
+  }
+
+  /**
+   * What a call to `pool` due at `deadline` would meet now: admitted when a worker has room and
+   * nobody waits, else the queue's verdict (full, or expected past the deadline). Cheap and
+   * synchronous, for admission before a request is validated.
+   */
+  admission(pool: string, deadline: number): QueueVerdict {
+    const queued = this.queueLength(pool);
+    if (this.closed || (queued === 0 && this.freeSlots(pool) > 0)) return { admit: true };
+    return admitToQueue(pool, this.load(pool, queued), deadline, Date.now());
   }
 
   private *members(pool: string): Iterable<RoutableWorker> {
@@ -515,9 +600,7 @@ export class Dispatcher {
   private send(w: WorkerEntry, request: WorkerPredictRequest, options: CallOptions): Promise<PredictReply> {
     const timeout = options.deadline - Date.now();
     if (timeout <= 0) return Promise.reject(new DspexError(ErrorCode.DeadlineExceeded, 'deadline passed'));
-    const h = natsHeaders();
-    h.set(Header.Deadline, String(options.deadline));
-    if (options.trace !== undefined) h.set(Header.Trace, options.trace);
+    const h = wireHeaders({ [Header.Deadline]: options.deadline, [Header.Trace]: options.trace });
     return new Promise<PredictReply>((resolve, reject) => {
       const abort = (error: DspexError): void => {
         w.attempts.delete(abort);

@@ -5,6 +5,7 @@ import { decode, encode, Encoding } from '../protocol/codec.js';
 import { NodeHeartbeatSchema, type NodeHeartbeat } from '../protocol/schemas.js';
 import type { Subjects } from '../protocol/subjects.js';
 import type { RuntimeMetrics } from '../telemetry/metrics.js';
+import { guarded } from '../telemetry/guard.js';
 
 export interface KnownNode extends NodeHeartbeat {
   lastSeen: number;
@@ -35,7 +36,7 @@ export class NodeRegistry {
 
   start(): void {
     this.sub = this.o.nc.subscribe(this.o.subjects.nodeHeartbeats, {
-      callback: (err, msg) => {
+      callback: guarded('node heartbeat', this.o.logger, this.o.metrics, (err, msg) => {
         if (err !== null) return;
         const parsed = safeDecode(msg.data);
         const hb = NodeHeartbeatSchema.safeParse(parsed);
@@ -44,7 +45,7 @@ export class NodeRegistry {
           return;
         }
         this.nodes.set(hb.data.id, { ...hb.data, lastSeen: Date.now(), self: hb.data.id === this.o.nodeId });
-      },
+      }),
     });
     this.beat();
     this.timer = setInterval(() => this.beat(), this.o.heartbeatMs);

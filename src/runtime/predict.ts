@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { DspexError, ErrorCode } from '../errors.js';
 import { isModuleName, moduleNames } from '../protocol/modules.js';
+import { preview } from '../protocol/names.js';
 import type { PredictRequest, WorkerPredictRequest } from '../protocol/schemas.js';
 import { signature } from '../signature/index.js';
 import { checkModuleFields } from '../modules/module-options.js';
@@ -14,7 +15,7 @@ export function preparePredict(body: PredictRequest): WorkerPredictRequest {
   if (!isModuleName(body.module)) {
     throw new DspexError(
       ErrorCode.NotFound,
-      `module "${body.module}" is unknown; expected one of ${moduleNames.join(', ')}`,
+      `module "${preview(body.module)}" is unknown; expected one of ${moduleNames.join(', ')}`,
       {
         details: { field: 'module', expected: moduleNames },
       },

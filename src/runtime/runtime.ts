@@ -7,7 +7,7 @@ import type { Registry } from 'prom-client';
 import { createActor, type Actor, type AnyActorRef } from 'xstate';
 import { poolMachine, type PoolInput } from '../actors/pool-machine.js';
 import { workerMachine, type WorkerContext, type WorkerUpdate } from '../actors/worker-machine.js';
-import { DspexError, ErrorCode } from '../errors.js';
+import { DspexError, ErrorCode, errorStatus } from '../errors.js';
 import { PythonBridge } from '../llm/python-bridge.js';
 import { LlmRouter, type LlmLayer } from '../llm/router.js';
 import type { LlmAdapter } from '../llm/types.js';
@@ -24,6 +24,7 @@ import { subjects as makeSubjects, type Subjects } from '../protocol/subjects.js
 import { supervisorMachine } from '../supervisors/supervisor-machine.js';
 import type { ChildSpec } from '../supervisors/types.js';
 import { createMetrics, type RuntimeMetrics } from '../telemetry/metrics.js';
+import { guarded } from '../telemetry/guard.js';
 import {
   configFromEnv,
   resolveConfig,
@@ -36,7 +37,9 @@ import { Dispatcher } from './dispatcher.js';
 import { startNatsServer, type NatsServer } from './nats-server.js';
 import { NodeRegistry } from './node-registry.js';
 import { preparePredict } from './predict.js';
-import { startService, type RequestContext } from './service.js';
+import { startService, type Refusal, type RequestContext } from './service.js';
+import { InflightGate } from './admission.js';
+import { installLastResort } from './last-resort.js';
 import { buildStatus } from './status.js';
 import { NatsToolRegistry, type ToolRegistry } from './tools.js';
 import { VERSION } from './version.js';
@@ -69,6 +72,14 @@ export interface RuntimeOptions extends RuntimeConfig {
   registry?: Registry;
   /** A scripted LM ({@link createMockLm}): every call it can answer goes to it (users' tests). */
   mock?: LlmAdapter;
+  /**
+   * Install process-wide `unhandledRejection` / `uncaughtException` listeners that log, count
+   * (`dspex_unhandled_errors_total`) and keep the process serving, instead of Node's default exit.
+   * Off by default because it changes how the whole host process treats failures, which is the
+   * embedding application's decision; `dspex node` turns it on. Removed when the runtime stops.
+   * @default false
+   */
+  lastResort?: boolean;
 }
 
 /** Per-call options of {@link Runtime.predict}. */
@@ -127,7 +138,7 @@ export interface Runtime extends AsyncDisposable {
  * ```
  */
 export async function createRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
-  const { logger: givenLogger, registry, mock, ...rest } = options;
+  const { logger: givenLogger, registry, mock, lastResort, ...rest } = options;
   const config = resolveConfig({ ...configFromEnv(), ...rest });
   const nodeId = config.nodeId ?? `n-${randomBytes(4).toString('hex')}`;
   const logger = (
@@ -156,6 +167,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     );
   }
   const node = new RuntimeNode(config, nodeId, servers, auth, nc, server, logger, metrics, identity, mock);
+  if (lastResort === true) node.onStopped(installLastResort({ logger, metrics }));
   try {
     await node.start();
   } catch (error) {
@@ -189,6 +201,7 @@ class RuntimeNode implements Runtime {
   private inflight = 0;
   private idle: (() => void) | undefined;
   private stopping: Promise<void> | undefined;
+  private readonly stopHooks: Array<() => void> = [];
   private fail: ((error: DspexError) => void) | undefined;
   readonly failed = new Promise<DspexError>((resolve) => (this.fail = resolve));
 
@@ -319,9 +332,9 @@ class RuntimeNode implements Runtime {
       );
     }
     this.hbSub = this.nc.subscribe(this.subjects.workerHeartbeats, {
-      callback: (err, msg) => {
+      callback: guarded('worker heartbeat', this.logger, this.metrics, (err, msg) => {
         if (err === null) this.onWorkerHeartbeat(msg);
-      },
+      }),
     });
     this.registry.start();
     await this.orchestrator.start(this.nc, () => [...this.pools.keys()]);
@@ -477,12 +490,14 @@ class RuntimeNode implements Runtime {
       callTimeoutMs: this.config.callTimeoutMs,
       logger: this.logger,
       metrics: this.metrics,
+      admission: new InflightGate(() => this.config.maxInflight),
       endpoints: [
         {
           name: 'predict',
           schema: PredictRequestSchema,
           handle: (body: PredictRequest, ctx: RequestContext) =>
             this.run(body, ctx.deadline, ctx.trace, body.session ?? ctx.session),
+          admit: (raw: unknown, ctx: RequestContext) => this.admitPredict(raw, ctx.deadline),
         },
         { name: 'status', schema: StatusRequestSchema, handle: () => Promise.resolve(this.status()) },
         ...(this.vars === undefined ? [] : variableEndpoints(this.vars)),
@@ -491,6 +506,36 @@ class RuntimeNode implements Runtime {
         ...optimizeEndpoints(this.optimizer),
       ],
     });
+  }
+
+  /**
+   * Admission of a predict before it is validated: the pool it names (read from the raw body; a
+   * malformed or unknown one is left to validation) would refuse it anyway, because its queue is
+   * full or the call would finish after its deadline. Refusing here costs a decode instead of
+   * validation, the signature, the cache key and an exception. A call the result cache could have
+   * answered is refused too while its pool is overloaded (docs/security.md, "Overload").
+   */
+  private admitPredict(raw: unknown, deadline: number): Refusal | undefined {
+    if (typeof raw !== 'object' || raw === null) return undefined;
+    const { pool: named, config } = raw as { pool?: unknown; config?: { adapter?: unknown } };
+    // A call for the direct HTTP adapter or a mock LM never waits for the pool.
+    const adapter = typeof config === 'object' && config !== null ? config.adapter : undefined;
+    if (adapter === 'direct' || adapter === 'mock') return undefined;
+    const pool = named === undefined ? 'general' : named;
+    if (typeof pool !== 'string' || !this.pools.has(pool)) return undefined;
+    const verdict = this.dispatcher.admission(pool, deadline);
+    if (verdict.admit) return undefined;
+    this.metrics.calls.inc({ pool, outcome: ErrorCode.Overloaded });
+    return {
+      status: errorStatus[ErrorCode.Overloaded],
+      error: {
+        code: ErrorCode.Overloaded,
+        message: verdict.message,
+        retryable: true,
+        details: verdict.details,
+      },
+      key: `predict:${pool}:${verdict.reason}`,
+    };
   }
 
   predict(request: PredictRequest, options: CallOptions = {}): Promise<PredictReply> {
@@ -636,6 +681,11 @@ class RuntimeNode implements Runtime {
     }
   }
 
+  /** Runs `hook` once the node has stopped. */
+  onStopped(hook: () => void): void {
+    this.stopHooks.push(hook);
+  }
+
   stop(): Promise<void> {
     this.stopping ??= this.shutdown();
     return this.stopping;
@@ -667,6 +717,7 @@ class RuntimeNode implements Runtime {
     await this.orchestrator.stop().catch(() => undefined);
     await this.nc.drain().catch(() => undefined);
     await this.server?.stop();
+    for (const hook of this.stopHooks) hook();
     this.logger.info('node stopped');
   }
 

@@ -1,13 +1,24 @@
-import type { NatsConnection } from '@nats-io/nats-core';
+import type { MsgHdrs, NatsConnection } from '@nats-io/nats-core';
 import { Svcm, type Service, type ServiceMsg } from '@nats-io/services';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
-import { DspexError, ErrorCode, isDspexError } from '../errors.js';
-import { decode, encode, encodingOf, errorBody, replyHeaders, type Encoding } from '../protocol/codec.js';
-import { Header } from '../protocol/headers.js';
+import { DspexError, ErrorCode, isDspexError, type WireError } from '../errors.js';
+import {
+  decode,
+  encode,
+  Encoding,
+  encodingOf,
+  errorBody,
+  errorHeaders,
+  MAX_REQUEST_DEPTH,
+  replyHeaders,
+} from '../protocol/codec.js';
+import { Header, traceOf, wireHeaders } from '../protocol/headers.js';
+import { isName, NameKind, nameRule, preview } from '../protocol/names.js';
 import { parseMessage } from '../protocol/schemas.js';
 import type { Subjects } from '../protocol/subjects.js';
 import type { RuntimeMetrics } from '../telemetry/metrics.js';
+import type { InflightGate } from './admission.js';
 
 /** What an endpoint handler learns from the request besides its body. */
 export interface RequestContext {
@@ -25,7 +36,26 @@ export interface EndpointDefinition<S extends z.ZodType> {
   subject?: string;
   schema: S;
   handle(body: z.infer<S>, context: RequestContext): Promise<unknown>;
+  /**
+   * Admission before validation: sees the decoded, unvalidated body (treat it as hostile) and may
+   * refuse the request at once, synchronously and without throwing (a 429 that costs a decode).
+   */
+  admit?(raw: unknown, context: RequestContext): Refusal | undefined;
 }
+
+/** A request refused before validation: its status and wire error (no exception, no stack trace). */
+export interface Refusal {
+  status: number;
+  error: WireError;
+  /**
+   * Refusals with the same key have the same status and error: their reply is encoded once and
+   * reused (a burst of them costs a lookup each).
+   */
+  key?: string;
+}
+
+/** Encoded refusal replies kept, at most (one per pool and reason in practice). */
+const REFUSALS_KEPT = 256;
 
 export interface ServiceOptions {
   nc: NatsConnection;
@@ -38,12 +68,15 @@ export interface ServiceOptions {
   metrics: RuntimeMetrics;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- endpoints have different schemas
   endpoints: Array<EndpointDefinition<any>>;
+  /** Requests in progress per endpoint, checked before a body is decoded (429 past the limit). */
+  admission?: InflightGate;
 }
 
 /**
  * Serves the public endpoints as the NATS Services service `dspex` (queue group `dspex`), so
- * `$SRV.PING|INFO|STATS.dspex` discovery works. Every request gets a reply: decode, size and
- * schema failures are 4xx replies naming the field, and the handler never throws.
+ * `$SRV.PING|INFO|STATS.dspex` discovery works. Every request gets a reply: admission (429 before
+ * decoding), decode, size and schema failures are 4xx replies naming the field, a handler's failure
+ * is a 500 and a log line, and nothing here throws or rejects.
  */
 export async function startService(o: ServiceOptions): Promise<Service> {
   const service = await new Svcm(o.nc).add({
@@ -54,6 +87,7 @@ export async function startService(o: ServiceOptions): Promise<Service> {
     metadata: { node: o.nodeId, prefix: o.subjects.prefix },
   });
   for (const endpoint of o.endpoints) {
+    const overloaded = overloadReplies(endpoint.name);
     service.addEndpoint(endpoint.name, {
       subject: o.subjects.rpc(endpoint.subject ?? endpoint.name),
       handler: (err, msg) => {
@@ -61,7 +95,11 @@ export async function startService(o: ServiceOptions): Promise<Service> {
           o.logger.error({ err, endpoint: endpoint.name }, 'service endpoint stopped');
           return;
         }
-        void serve(o, endpoint, msg);
+        if (o.admission !== undefined && !o.admission.enter(endpoint.name)) {
+          refuse(o, endpoint.name, msg, overloaded);
+          return;
+        }
+        void serve(o, endpoint, msg).finally(() => o.admission?.leave(endpoint.name));
       },
     });
   }
@@ -73,9 +111,11 @@ async function serve<S extends z.ZodType>(
   endpoint: EndpointDefinition<S>,
   msg: ServiceMsg,
 ): Promise<void> {
-  const encoding = encodingOf(msg.headers);
-  const trace = msg.headers?.get(Header.Trace) || undefined;
+  let encoding: Encoding = Encoding.Msgpack;
+  let trace: string | undefined;
   try {
+    encoding = encodingOf(msg.headers);
+    trace = traceOf(msg.headers);
     if (msg.data.length > o.maxPayloadBytes) {
       throw new DspexError(
         ErrorCode.PayloadTooLarge,
@@ -83,17 +123,112 @@ async function serve<S extends z.ZodType>(
         { details: { field: 'body', limit: o.maxPayloadBytes, size: msg.data.length } },
       );
     }
-    const body = parseMessage(endpoint.schema, decode(msg.data, encoding), endpoint.name);
-    const reply = await endpoint.handle(body, requestContext(o, msg, trace));
-    respond(msg, reply, encoding, trace);
+    const raw = decode(msg.data, encoding, MAX_REQUEST_DEPTH);
+    const context = requestContext(o, msg, trace);
+    const refusal = endpoint.admit?.(raw, context);
+    if (refusal !== undefined) {
+      o.metrics.rejected.inc({ endpoint: endpoint.name, code: refusal.error.code });
+      const { body, headers } = refusalReply(refusal, encoding, trace);
+      msg.respond(body, { headers });
+      return;
+    }
+    const body = parseMessage(endpoint.schema, raw, endpoint.name);
+    const reply = await endpoint.handle(body, context);
+    msg.respond(encode(reply, encoding), { headers: replyHeaders(encoding, trace) });
   } catch (error) {
-    const e = isDspexError(error)
-      ? error
-      : new DspexError(ErrorCode.Internal, 'internal error', { cause: error });
-    if (e.code === ErrorCode.Internal)
-      o.logger.error({ err: error, endpoint: endpoint.name, trace }, 'endpoint failed');
-    o.metrics.rejected.inc({ endpoint: endpoint.name, code: e.code });
-    respondError(msg, e, encoding, trace);
+    replyError(o, endpoint.name, msg, error, encoding, trace);
+  }
+}
+
+/**
+ * Answers a failed request: a {@link DspexError} as it is, anything else as a 500 `internal` whose
+ * cause is logged (never sent). If even that reply cannot be sent (a body that does not encode, a
+ * closed connection), the failure is logged and counted: it never escapes.
+ */
+function replyError(
+  o: ServiceOptions,
+  endpoint: string,
+  msg: ServiceMsg,
+  error: unknown,
+  encoding: Encoding,
+  trace: string | undefined,
+): void {
+  const e = isDspexError(error)
+    ? error
+    : new DspexError(ErrorCode.Internal, 'internal error', { cause: error });
+  try {
+    if (e.code === ErrorCode.Internal) o.logger.error({ err: error, endpoint, trace }, 'endpoint failed');
+    o.metrics.rejected.inc({ endpoint, code: e.code });
+    msg.respond(encode(errorBody(e), encoding), { headers: errorHeaders(e, encoding, trace) });
+  } catch (failure) {
+    o.metrics.unhandled.inc({ kind: 'reply' });
+    o.logger.error({ err: failure, cause: error, endpoint, trace }, 'could not send an error reply');
+    try {
+      const bare = new DspexError(ErrorCode.Internal, 'internal error');
+      msg.respond(encode(errorBody(bare), encoding), { headers: errorHeaders(bare, encoding, trace) });
+    } catch {
+      // The connection is gone: the caller's request times out, the node keeps serving.
+    }
+  }
+}
+
+const refusals = new Map<string, { body: Uint8Array; headers: MsgHdrs }>();
+
+/** The reply to a refusal: built once per key and encoding (the headers too, when no trace is echoed). */
+function refusalReply(
+  refusal: Refusal,
+  encoding: Encoding,
+  trace: string | undefined,
+): { body: Uint8Array; headers: MsgHdrs } {
+  const build = (): { body: Uint8Array; headers: MsgHdrs } => ({
+    body: encode({ error: refusal.error }, encoding),
+    headers: wireHeaders({
+      [Header.ContentType]: encoding === Encoding.Json ? 'application/json' : undefined,
+      [Header.Trace]: trace,
+      [Header.ErrorCode]: refusal.status,
+      [Header.Error]: refusal.error.message,
+    }),
+  });
+  if (refusal.key === undefined || trace !== undefined) return build();
+  const key = `${encoding}:${refusal.key}`;
+  let reply = refusals.get(key);
+  if (reply === undefined) {
+    if (refusals.size >= REFUSALS_KEPT) refusals.clear();
+    refusals.set(key, (reply = build()));
+  }
+  return reply;
+}
+
+/** The 429 bodies and headers of an endpoint, built once: refusing must cost next to nothing. */
+interface OverloadReplies {
+  error: DspexError;
+  body: Record<Encoding, Uint8Array>;
+}
+
+function overloadReplies(endpoint: string): OverloadReplies {
+  const error = new DspexError(
+    ErrorCode.Overloaded,
+    `${endpoint}: this node has as many requests in progress as it can queue; retry later or elsewhere`,
+    { details: { reason: 'admission' } },
+  );
+  return {
+    error,
+    body: {
+      [Encoding.Msgpack]: encode(errorBody(error), Encoding.Msgpack),
+      [Encoding.Json]: encode(errorBody(error), Encoding.Json),
+    },
+  };
+}
+
+/** Refuses a request before decoding it (admission): a 429 from pre-encoded parts. */
+function refuse(o: ServiceOptions, endpoint: string, msg: ServiceMsg, r: OverloadReplies): void {
+  try {
+    const encoding = encodingOf(msg.headers);
+    o.metrics.rejected.inc({ endpoint, code: ErrorCode.Overloaded });
+    msg.respond(r.body[encoding], { headers: errorHeaders(r.error, encoding, traceOf(msg.headers)) });
+  } catch (failure) {
+    o.metrics.unhandled.inc({ kind: 'reply' });
+    o.logger.error({ err: failure, endpoint }, 'could not send a 429 reply');
   }
 }
 
@@ -105,10 +240,8 @@ function requestContext(o: ServiceOptions, msg: ServiceMsg, trace: string | unde
     if (!Number.isFinite(value) || value <= 0) {
       throw new DspexError(
         ErrorCode.BadRequest,
-        `header ${Header.Deadline}: expected unix milliseconds, got "${raw}"`,
-        {
-          details: { field: Header.Deadline },
-        },
+        `header ${Header.Deadline}: expected unix milliseconds, got "${preview(raw)}"`,
+        { details: { field: Header.Deadline } },
       );
     }
     if (value <= Date.now()) {
@@ -116,20 +249,11 @@ function requestContext(o: ServiceOptions, msg: ServiceMsg, trace: string | unde
     }
     deadline = value;
   }
-  return { deadline, trace, session: msg.headers?.get(Header.Session) || undefined };
-}
-
-function respond(msg: ServiceMsg, body: unknown, encoding: Encoding, trace: string | undefined): void {
-  msg.respond(encode(body, encoding), { headers: replyHeaders(encoding, trace) });
-}
-
-function respondError(
-  msg: ServiceMsg,
-  error: DspexError,
-  encoding: Encoding,
-  trace: string | undefined,
-): void {
-  msg.respondError(error.status, error.message, encode(errorBody(error), encoding), {
-    headers: replyHeaders(encoding, trace),
-  });
+  const session = msg.headers?.get(Header.Session);
+  if (session !== undefined && session !== '' && !isName(NameKind.Session, session)) {
+    throw new DspexError(ErrorCode.BadRequest, `header ${Header.Session}: ${nameRule(NameKind.Session)}`, {
+      details: { field: Header.Session },
+    });
+  }
+  return { deadline, trace, session: session || undefined };
 }

@@ -2,9 +2,18 @@ import type { Msg, NatsConnection, Subscription } from '@nats-io/nats-core';
 import type { Logger } from 'pino';
 import { DspexError, ErrorCode, isDspexError } from '../errors.js';
 import type { AnyTool } from '../modules/tool.js';
-import { decode, encode, encodingOf, errorBody, replyHeaders, type Encoding } from '../protocol/codec.js';
-import { Header } from '../protocol/headers.js';
+import {
+  decode,
+  encode,
+  encodingOf,
+  errorBody,
+  errorHeaders,
+  MAX_REQUEST_DEPTH,
+  replyHeaders,
+} from '../protocol/codec.js';
+import { Header, traceOf } from '../protocol/headers.js';
 import { parseMessage, ToolRequestSchema, type ToolSpec } from '../protocol/schemas.js';
+import { guarded } from '../telemetry/guard.js';
 
 /** Tools this node serves to Python workers (ReAct tools and BestOfN/Refine reward functions). */
 export interface ToolRegistry {
@@ -57,9 +66,9 @@ export class NatsToolRegistry implements ToolRegistry {
     }
     const sub = this.o.nc.subscribe(this.subject(tool.name), {
       queue: QUEUE,
-      callback: (err, msg) => {
+      callback: guarded(`tool ${tool.name}`, this.o.logger, undefined, (err, msg) => {
         if (err === null) void this.serve(tool, msg);
-      },
+      }),
     });
     this.tools.set(tool.name, { tool, sub });
   }
@@ -87,9 +96,13 @@ export class NatsToolRegistry implements ToolRegistry {
 
   private async serve(tool: AnyTool, msg: Msg): Promise<void> {
     const encoding = encodingOf(msg.headers);
-    const trace = msg.headers?.get(Header.Trace) || undefined;
+    const trace = traceOf(msg.headers);
     try {
-      const body = parseMessage(ToolRequestSchema, decode(msg.data, encoding), `tool ${tool.name}`);
+      const body = parseMessage(
+        ToolRequestSchema,
+        decode(msg.data, encoding, MAX_REQUEST_DEPTH),
+        `tool ${tool.name}`,
+      );
       const parsed = tool.args.safeParse(body.args);
       if (!parsed.success) {
         const issue = parsed.error.issues[0];
@@ -109,7 +122,11 @@ export class NatsToolRegistry implements ToolRegistry {
             { cause: error },
           );
       this.o.logger.info({ tool: tool.name, code: e.code, message: e.message, trace }, 'tool call failed');
-      this.respondError(msg, e, encoding, trace);
+      try {
+        msg.respond(encode(errorBody(e), encoding), { headers: errorHeaders(e, encoding, trace) });
+      } catch (failure) {
+        this.o.logger.error({ err: failure, tool: tool.name, trace }, 'could not answer a tool call');
+      }
     }
   }
 
@@ -144,12 +161,5 @@ export class NatsToolRegistry implements ToolRegistry {
     } finally {
       clearTimeout(timer);
     }
-  }
-
-  private respondError(msg: Msg, error: DspexError, encoding: Encoding, trace: string | undefined): void {
-    const headers = replyHeaders(encoding, trace);
-    headers.set(Header.ErrorCode, String(error.status));
-    headers.set(Header.Error, error.message.replace(/\s+/g, ' ').slice(0, 1024));
-    msg.respond(encode(errorBody(error), encoding), { headers });
   }
 }

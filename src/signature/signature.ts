@@ -4,6 +4,7 @@
  */
 import type { z } from 'zod';
 import { SignatureParseError, ValidationError } from '../errors.js';
+import { preview } from '../protocol/names.js';
 import { LruCache, parseSignature } from './memo.js';
 import { parseTypeText } from './parser.js';
 import type { CheckedSignature, ParseSignatureString, ParseTypeString, Simplify } from './type-level.js';
@@ -146,7 +147,8 @@ class TypedSignature<I, O> implements Signature<I, O> {
     if (!isPlainObject(value))
       throw new ValidationError('inputs', `expected object, got ${describeValue(value)}`);
     for (const key in value) {
-      if (!this.inputNames.has(key)) throw new ValidationError(`inputs.${key}`, 'unexpected field');
+      // The key is request content: named by a short printable preview only.
+      if (!this.inputNames.has(key)) throw new ValidationError(`inputs.${preview(key)}`, 'unexpected field');
     }
     let result: Record<string, unknown> | undefined;
     for (const field of this.inputs) {

@@ -25,6 +25,11 @@ export interface RuntimeMetrics {
   invalidMessages: Counter<'subject'>;
   /** Heartbeats and replies claiming to come from a worker that did not verify, by kind and reason. */
   workerIdentityRejected: Counter<'kind' | 'reason'>;
+  /**
+   * Failures nothing else handled, by kind: `rejection` / `exception` (caught by the last-resort
+   * process handler), `reply` (a reply that could not be sent), `callback` (a NATS callback threw).
+   */
+  unhandled: Counter<'kind'>;
   /** Predicts answered by an LLM adapter, by adapter (`direct`, `python`, `mock`) and outcome. */
   llmCalls: Counter<'adapter' | 'outcome'>;
   /** Latency of adapter calls (cache hits excluded), seconds. */
@@ -106,6 +111,12 @@ export function createMetrics(registry: Registry = new Registry()): RuntimeMetri
       name: 'dspex_worker_identity_rejected_total',
       help: 'Heartbeats and replies claiming to come from a worker that did not verify',
       labelNames: ['kind', 'reason'],
+      registers: reg,
+    }),
+    unhandled: new Counter({
+      name: 'dspex_unhandled_errors_total',
+      help: 'Failures nothing else handled (logged and survived)',
+      labelNames: ['kind'],
       registers: reg,
     }),
     llmCalls: new Counter({

@@ -666,13 +666,9 @@ export class VariableStore implements AsyncDisposable {
 function checkName(name: string): string {
   const parsed = VarNameSchema.safeParse(name);
   if (!parsed.success) {
-    throw new DspexError(
-      ErrorCode.BadRequest,
-      `variable name "${name}": ${parsed.error.issues[0]?.message}`,
-      {
-        details: { field: 'name' },
-      },
-    );
+    throw new DspexError(ErrorCode.BadRequest, `variable name: ${parsed.error.issues[0]?.message}`, {
+      details: { field: 'name' },
+    });
   }
   return name;
 }

@@ -229,7 +229,7 @@ describe('dspex CLI errors', () => {
   it('exits 2 on a bad DSPEX_* variable and names it', async () => {
     const result = await dspex(['node'], { DSPEX_NODE_ID: 'not a token' });
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain('nodeId: expected letters, digits');
+    expect(result.stderr).toContain('nodeId: expected 1-64 letters, digits');
   });
 
   it('exits 1 with a clear message when no node answers status', async () => {

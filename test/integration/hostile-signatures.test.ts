@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Runtime } from '../../src/index.js';
 import { decode, encode, Encoding } from '../../src/protocol/codec.js';
 import { eventually } from '../harness/eventually.js';
-import { CANARIES, hostileSignature, hostileType, leaks } from '../harness/hostile.js';
+import { CANARIES, hostileSignature, hostileType, leaks } from '../harness/hostile-types.js';
 import { client, startNats, type NatsServer } from '../harness/nats.js';
 import { startRuntime } from '../harness/runtime.js';
 import type { Reply } from '../harness/wire.js';

@@ -131,7 +131,7 @@ describe('node config layers', () => {
   it('rejects a merged config that is invalid, naming the field', () => {
     expect(() =>
       finishConfig(mergeLayers({ pools: { general: { size: 1 } } }, envLayer({ DSPEX_NODE_ID: 'bad id' }))),
-    ).toThrow(/nodeId: expected letters, digits/);
+    ).toThrow(/nodeId: expected 1-64 letters, digits/);
   });
 });
 

@@ -5,7 +5,7 @@ import { CompileRequestSchema } from '../../../src/protocol/optimize.js';
 import { PipelineRunRequestSchema } from '../../../src/protocol/pipelines.js';
 import { parseMessage, PredictRequestSchema, WorkerRequestSchema } from '../../../src/protocol/schemas.js';
 import { VarDefineRequestSchema } from '../../../src/protocol/variables.js';
-import { hostileSignature, hostileType } from '../../harness/hostile.js';
+import { hostileSignature, hostileType } from '../../harness/hostile-types.js';
 
 function rejection(fn: () => unknown): DspexError {
   try {
