@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { isSubjectToken } from '../protocol/subjects.js';
+import { isName, NameKind, nameRule, preview } from '../protocol/names.js';
 import { deriveWorkerKey, loadWorkerSecrets } from '../runtime/worker-identity.js';
 import { parseFlags, usageError, type CliIo } from './command.js';
 
@@ -36,8 +36,8 @@ export function parseWorkerKey(argv: string[], env: NodeJS.ProcessEnv): WorkerKe
   const ids = values.id ?? [];
   if (ids.length === 0) throw usageError('--id is required', '--id');
   for (const id of ids) {
-    if (!isSubjectToken(id) || id.length > 128) {
-      throw usageError(`--id: expected letters, digits, "_" or "-", got "${id.slice(0, 80)}"`, '--id');
+    if (!isName(NameKind.Worker, id)) {
+      throw usageError(`--id: ${nameRule(NameKind.Worker)}, got "${preview(id)}"`, '--id');
     }
   }
   const flag = values['secret-file'];

@@ -1,4 +1,4 @@
-import { RequestError, type NatsConnection } from '@nats-io/nats-core';
+import { RequestError } from '@nats-io/nats-core';
 import type { Logger } from 'pino';
 import { createActor } from 'xstate';
 import {

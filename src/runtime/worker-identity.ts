@@ -11,7 +11,7 @@ import type { Msg, MsgHdrs } from '@nats-io/nats-core';
 import type { Logger } from 'pino';
 import type { Counter } from 'prom-client';
 import { DspexError, ErrorCode } from '../errors.js';
-import { isSubjectToken } from '../protocol/subjects.js';
+import { isName, NameKind } from '../protocol/names.js';
 
 /** Header carrying the hex HMAC of a heartbeat or a reply. */
 export const SIGNATURE_HEADER = 'Dspex-Sig';
@@ -183,7 +183,7 @@ export class WorkerIdentity {
     const id = subject.slice(subject.lastIndexOf('.') + 1);
     const sig = headers?.get(SIGNATURE_HEADER) ?? '';
     if (sig === '') return RejectReason.Unsigned;
-    if (!isSubjectToken(id) || !this.verifies(id, sig, (key) => heartbeatMac(key, subject, data)))
+    if (!isName(NameKind.Worker, id) || !this.verifies(id, sig, (key) => heartbeatMac(key, subject, data)))
       return RejectReason.BadSignature;
     return undefined;
   }
@@ -218,7 +218,7 @@ export class WorkerIdentity {
     const claimed = msg.headers?.get(WORKER_HEADER) ?? '';
     const worker = expected ?? claimed;
     if (expected !== undefined && claimed !== '' && claimed !== expected) return RejectReason.WrongWorker;
-    if (!isSubjectToken(worker)) return RejectReason.BadSignature;
+    if (!isName(NameKind.Worker, worker)) return RejectReason.BadSignature;
     const code = msg.headers?.get(ERROR_CODE_HEADER) ?? '';
     return this.verifies(worker, sig, (key) => replyMac(key, replySubject, worker, code, msg.data))
       ? undefined
