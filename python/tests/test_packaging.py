@@ -18,7 +18,7 @@ import dspex_worker
 PYTHON_DIR = Path(__file__).resolve().parent.parent
 RUNTIME_LOCK = PYTHON_DIR / "requirements-runtime.lock"
 DEV_LOCK = PYTHON_DIR / "requirements-dev.lock"
-DEV_TOOLS = {"pytest", "pytest-asyncio", "ruff", "mypy", "hypothesis"}
+DEV_TOOLS = {"pytest", "pytest-asyncio", "ruff", "mypy", "hypothesis", "import-linter", "types-jsonschema"}
 
 
 def _name(requirement: str) -> str:
