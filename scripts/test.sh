@@ -21,5 +21,7 @@ npx vitest run --project integration
 step "Python lint (ruff) and types (mypy)"
 python/.venv/bin/ruff check python
 (cd python && .venv/bin/mypy)
+step "Python layers (import-linter: pyproject.toml [tool.importlinter])"
+(cd python && .venv/bin/lint-imports --no-cache --no-logo)
 step "Python tests (pytest, real nats-server)"
 python/.venv/bin/pytest python/tests -q

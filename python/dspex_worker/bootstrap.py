@@ -29,12 +29,14 @@ def import_dspy() -> None:
 
 
 def warm_up() -> None:
-    """One Predict and one ChainOfThought call through the dummy LM, in-process and blocking."""
+    """The per-call validators compiled, then one Predict and one ChainOfThought call through the dummy
+    LM, in-process and blocking."""
     from .lm import DUMMY, LmChooser
-    from .protocol import PredictCall
+    from .protocol import PredictCall, compile_worker_validators
     from .runner import Runner
 
     started = time.monotonic()
+    compile_worker_validators()
     runner = Runner(LmChooser(DUMMY))
     for module in ("Predict", "ChainOfThought"):
         call = PredictCall(module=module, signature="question: str -> answer: str", inputs={"question": "warm-up"})

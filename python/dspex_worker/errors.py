@@ -8,6 +8,7 @@ exceptions (DSPy, litellm, bugs) are turned into one by :func:`from_exception`.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -104,6 +105,27 @@ def quote(value: object, limit: int = QUOTE_LIMIT) -> str:
     if isinstance(value, bytes | bytearray):
         return "binary data"
     return "a value of another type"
+
+
+def type_name(value: object) -> str:
+    """The wire (JSON-ish) name of a value's type, for error messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list | tuple):
+        return "list"
+    if isinstance(value, Mapping):
+        return "map"
+    if isinstance(value, bytes | bytearray):
+        return "binary"
+    return type(value).__name__
 
 
 _RETRYABLE_HTTP = {408, 409, 429}

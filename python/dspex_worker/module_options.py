@@ -14,8 +14,8 @@ from typing import Any
 
 import dspy
 
-from .errors import BadRequest, field_error, quote
-from .protocol import PredictCall, type_name
+from .errors import BadRequest, field_error, quote, type_name
+from .protocol import PredictCall
 from .rewards import RewardSpec, parse_reward
 from .tool_schema import clean_parameters
 

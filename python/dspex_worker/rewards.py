@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .codec import to_plain
-from .errors import BadRequest, field_error, quote
-from .protocol import is_tool_name, type_name
+from .errors import BadRequest, field_error, quote, type_name
+from .protocol import is_tool_name
 from .tools import ToolBridge, ToolCallError
 
 BUILTINS = ("non_empty", "exact_match", "contains")

@@ -15,8 +15,7 @@ from typing import Any
 
 import dspy
 
-from .errors import BadRequest, field_error
-from .protocol import type_name
+from .errors import BadRequest, field_error, type_name
 from .values import check_demos
 
 _KEPT = ("traces", "train", "demos", "signature", "fields")

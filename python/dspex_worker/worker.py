@@ -38,7 +38,8 @@ from .errors import (
 )
 from .heartbeat import Identity, State, heartbeat, now_ms
 from .identity import SIGNATURE_HEADER, Signer, key_for
-from .optimize import CompileCall, Optimizations
+from .optimize import Optimizations
+from .optimize_request import CompileCall
 from .protocol import Ping, PredictCall, parse_worker_request
 from .runner import Prepared, Runner
 

@@ -13,7 +13,8 @@ import pytest
 from dspex_worker import metrics, protocol
 from dspex_worker.errors import BadRequest, NotFound
 from dspex_worker.lm import LmChooser
-from dspex_worker.optimize import Cancelled, Control, parse_compile, run_compile
+from dspex_worker.optimize_request import CompileCall
+from dspex_worker.optimize_thread import Cancelled, Control, run_compile
 from dspex_worker.state import apply_state
 
 from .conftest import PREFIX, call
@@ -35,6 +36,12 @@ def compile_body(optimizer: str, settings: dict[str, Any], **extra: Any) -> dict
     return {"op": "compile", "run_id": "r-1", "optimizer": optimizer, "module": "Predict",
             "signature": "question -> answer", "trainset": TRAIN, "metric": {"name": "contains", "field": "answer"},
             "settings": settings, **extra}
+
+
+def parse_compile(body: dict[str, Any]) -> CompileCall:
+    call_ = protocol.parse_worker_request(body)
+    assert isinstance(call_, CompileCall)
+    return call_
 
 
 def test_builtin_metrics_normalise_case_and_whitespace() -> None:
@@ -62,7 +69,7 @@ def test_metric_names_are_resolved_from_the_registry_only() -> None:
     ({"optimizer": "GEPA"}, "optimizer"),
     ({"module": "ReAct"}, "module"),
     ({"trainset": []}, "trainset"),
-    ({"trainset": ["x"]}, "trainset"),
+    ({"trainset": ["x"]}, "trainset.0"),
     ({"metric": {"field": "answer"}}, "metric.name"),
     ({"metric": {"name": "os.system"}}, "metric.name"),
     ({"settings": {"max_bootstrapped_demos": -1}}, "settings.max_bootstrapped_demos"),

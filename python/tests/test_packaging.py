@@ -18,7 +18,7 @@ import dspex_worker
 PYTHON_DIR = Path(__file__).resolve().parent.parent
 RUNTIME_LOCK = PYTHON_DIR / "requirements-runtime.lock"
 DEV_LOCK = PYTHON_DIR / "requirements-dev.lock"
-DEV_TOOLS = {"pytest", "pytest-asyncio", "ruff", "mypy", "hypothesis"}
+DEV_TOOLS = {"pytest", "pytest-asyncio", "ruff", "mypy", "hypothesis", "import-linter", "types-jsonschema"}
 
 
 def _name(requirement: str) -> str:
@@ -103,6 +103,8 @@ def test_a_wheel_builds_with_the_package_and_its_entry_point(tmp_path: Path) -> 
         names = set(whl.namelist())
         sources = {f"dspex_worker/{p.name}" for p in (PYTHON_DIR / "dspex_worker").glob("*.py")}
         assert sources <= names, f"missing from the wheel: {sources - names}"
+        schemas = {f"dspex_worker/schemas/{p.name}" for p in (PYTHON_DIR / "dspex_worker" / "schemas").glob("*.json")}
+        assert schemas and schemas <= names, f"schemas missing from the wheel: {schemas - names}"
         assert not [n for n in names if n.startswith("tests/") or "__pycache__" in n]
         info = f"dspex_worker-{dspex_worker.__version__}.dist-info"
         entry_points = whl.read(f"{info}/entry_points.txt").decode()

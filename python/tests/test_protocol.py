@@ -1,4 +1,7 @@
-"""protocol.py against every shared fixture, plus the pure checks behind 422s and the dummy LM."""
+"""protocol.py against every shared fixture, plus the pure checks behind 422s and the dummy LM.
+
+The contract itself (contract.py: generated schemas, hand checks, error naming) is in test_contract.py.
+"""
 
 from __future__ import annotations
 
@@ -29,9 +32,12 @@ def test_accepts_every_valid_fixture(name: str, fixture: dict[str, Any]) -> None
 
 
 @pytest.mark.parametrize(("name", "fixture"), _load("invalid"), ids=lambda v: v if isinstance(v, str) else "")
-def test_rejects_every_invalid_fixture(name: str, fixture: dict[str, Any]) -> None:
-    with pytest.raises(WorkerError):
+def test_rejects_every_invalid_fixture_naming_its_field(name: str, fixture: dict[str, Any]) -> None:
+    with pytest.raises(WorkerError) as err:
         protocol.check(fixture["type"], fixture["message"])
+    assert isinstance(fixture.get("field"), str), f"{name} names no field"
+    assert err.value.details is not None and err.value.details["field"] == fixture["field"]
+    assert err.value.message.startswith(fixture["field"])
 
 
 def test_names_the_offending_field() -> None:

@@ -77,7 +77,7 @@ function expectedFiles(): string[] {
     .filter((f) => f.endsWith('.ts'))
     .flatMap((f) => [`dist/${f.replace(/\.ts$/, '.js')}`, `dist/${f.replace(/\.ts$/, '.d.ts')}`]);
   const worker = filesUnder(join(ROOT, 'python', 'dspex_worker'))
-    .filter((f) => f.endsWith('.py') && !f.includes('__pycache__'))
+    .filter((f) => (f.endsWith('.py') && !f.includes('__pycache__')) || /^schemas\/[a-z_]+\.json$/.test(f))
     .map((f) => `python/dspex_worker/${f}`);
   return [
     'README.md',

@@ -1,12 +1,22 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { decode, encode, Encoding, messageSchemas, type MessageType } from '../../../src/protocol/index.js';
+import { isDspexError } from '../../../src/errors.js';
+import {
+  decode,
+  encode,
+  Encoding,
+  messageSchemas,
+  parseMessage,
+  type MessageType,
+} from '../../../src/protocol/index.js';
 
 interface Fixture {
   type: MessageType;
   message: unknown;
   reason?: string;
+  /** Invalid fixtures: the field the error names (`details.field`), in both suites. */
+  field?: string;
 }
 
 const root = join(import.meta.dirname, '../../../fixtures/protocol');
@@ -30,8 +40,15 @@ describe('protocol fixtures shared with the Python worker', () => {
     expect(schema.safeParse(fixture.message).success).toBe(true);
   });
 
-  it.each(invalid)('rejects %s', (_name, fixture) => {
-    expect(messageSchemas[fixture.type].safeParse(fixture.message).success).toBe(false);
+  it.each(invalid)('rejects %s, naming its field', (_name, fixture) => {
+    expect(typeof fixture.field, 'an invalid fixture names its "field"').toBe('string');
+    let caught: unknown;
+    try {
+      parseMessage(messageSchemas[fixture.type], fixture.message, fixture.type);
+    } catch (error) {
+      caught = error;
+    }
+    expect(isDspexError(caught) && caught.details?.field).toBe(fixture.field);
   });
 
   it.each(valid)('round-trips %s through msgpack and JSON unchanged', (_name, fixture) => {
