@@ -62,7 +62,11 @@ def test_crlf_in_request_values_never_reaches_a_header_line(hostile_worker: Host
 
 
 def test_echoed_values_are_short_and_never_the_repr_of_a_structure(hostile_worker: HostileWorker) -> None:
+    # Over the module name's length limit (the node's too): refused by the schema, named, not echoed.
     reply = hostile_worker.client.call(hostile_worker.own, _predict(module="M" * 100_000))
+    assert reply.status == 400 and len(reply.data) < 1000
+    assert reply.body(False)["error"]["details"]["field"] == "module"
+    reply = hostile_worker.client.call(hostile_worker.own, _predict(module="M" * 64))
     assert reply.status == 404 and len(reply.data) < 1000
     reply = hostile_worker.client.call(hostile_worker.own, {**_predict(), "module": "Refine", "options": {
         "N": 1, "threshold": 1, "reward": {"kind": {"nested": ["secret-looking", {"x": 1}]}, "name": "x"}}})
