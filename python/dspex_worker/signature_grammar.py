@@ -216,6 +216,9 @@ class _Parser:
         token = self.peek
         if token.kind == "lparen":
             return self.parenthesised()
+        if token.kind == "string":
+            raise self.fail(token, f"{TYPE_EXPECTED}, not a quoted name (a forward reference)",
+                            Refusal.FORWARD_REFERENCE)
         if token.kind != "ident":
             raise self.fail(token, TYPE_EXPECTED)
         self.next()

@@ -39,6 +39,7 @@ class Refusal:
     NOT_NFKC = "not-nfkc"
     UNSAFE_INTEGER = "unsafe-integer"
     NOT_JSON = "not-json"
+    FORWARD_REFERENCE = "forward-reference"
     LITERAL_VALUE = "literal-value"
     ESCAPE = "escape"
     TYPE_ARGUMENTS = "type-arguments"
@@ -351,7 +352,8 @@ def format_literal(value: LiteralValue) -> str:
     """A literal value in Python syntax, exactly as the TS engine's ``formatLiteral`` writes it.
 
     Strings take Python's quote choice; backslash, the quote, ``\\n`` ``\\r`` ``\\t``, every other C0
-    and C1 control character and DEL (``\\x00``), and U+2028/U+2029 are escaped; nothing else is.
+    and C1 control character and DEL (``\\x00``), U+2028/U+2029, and a ``>`` after a ``-`` (``\\x3e``: a
+    signature has exactly one ``->``, strings included) are escaped; nothing else is.
     """
     if value is None:
         return "None"
@@ -361,9 +363,13 @@ def format_literal(value: LiteralValue) -> str:
         return format_number(value)
     quote = '"' if "'" in value and '"' not in value else "'"
     out = [quote]
+    previous = ""
     for ch in value:
         cp = ord(ch)
-        if ch == "\\":
+        after, previous = previous, ch
+        if ch == ">" and after == "-":
+            out.append("\\x3e")
+        elif ch == "\\":
             out.append("\\\\")
         elif ch == quote:
             out.append("\\" + quote)

@@ -56,7 +56,11 @@ _DSPY = {cls: name for name, cls in (("Image", dspy.Image), ("Audio", dspy.Audio
                                      ("History", dspy.History), ("Tool", dspy.Tool), ("ToolCalls", dspy.ToolCalls),
                                      ("Code", dspy.Code), ("Reasoning", dspy.Reasoning))}
 _SCALARS: dict[Any, TypeNode] = {str: STR, int: INT, float: FLOAT, bool: BOOL, Any: ANY, list: ListOf(ANY),
-                                 dict: DictOf(ANY), set: SetOf(ANY), tuple: TupleOf((ANY,), True)}
+                                 dict: DictOf(ANY), set: SetOf(ANY), tuple: TupleOf((ANY,), True),
+                                 # Bare typing aliases: DSPy refuses them as a whole type but not inside one
+                                 # (`Union[str, List]`); pydantic reads them as the builtins of Any.
+                                 typing.List: ListOf(ANY), typing.Dict: DictOf(ANY),  # noqa: UP006
+                                 typing.Set: SetOf(ANY), typing.Tuple: TupleOf((ANY,), True)}  # noqa: UP006
 
 
 def _literal(value: object) -> LiteralValue:

@@ -64,7 +64,8 @@ const hex2 = (cp: number): string => `\\x${cp.toString(16).padStart(2, '0')}`;
  * A literal value in Python syntax. Strings take Python's quote choice (`'` unless the text has a
  * `'` and no `"`); backslash, the quote, `\n` `\r` `\t`, every other C0 and C1 control character
  * and DEL (`\x00`, `\x7f`, `\x85`) and U+2028/U+2029 are escaped, so the text is printable and one
- * line. Nothing else depends on the Unicode database, so both languages print the same text.
+ * line, and a `>` after a `-` is `\x3e` (a signature has exactly one `->`, strings included).
+ * Nothing else depends on the Unicode database, so both languages print the same text.
  */
 export function formatLiteral(value: LiteralValue): string {
   if (value === null) return 'None';
@@ -72,9 +73,13 @@ export function formatLiteral(value: LiteralValue): string {
   if (typeof value === 'number') return formatNumber(value);
   const quote = value.includes("'") && !value.includes('"') ? '"' : "'";
   let out = quote;
+  let previous = '';
   for (const ch of value) {
     const cp = ch.codePointAt(0) as number;
-    if (ch === '\\') out += '\\\\';
+    const after = previous;
+    previous = ch;
+    if (ch === '>' && after === '-') out += '\\x3e';
+    else if (ch === '\\') out += '\\\\';
     else if (ch === quote) out += `\\${quote}`;
     else if (ch === '\n') out += '\\n';
     else if (ch === '\r') out += '\\r';

@@ -256,6 +256,9 @@ class Parser {
   primary(): TypeNode | null {
     const token = this.peek;
     if (token.kind === 'lparen') return this.parenthesised();
+    if (token.kind === 'string') {
+      this.fail(token, `${TYPE_EXPECTED}, not a quoted name (a forward reference)`, Refusal.ForwardReference);
+    }
     if (token.kind !== 'ident') this.fail(token, TYPE_EXPECTED);
     this.next();
     if (this.peek.kind === 'dot') return this.dotted(token);

@@ -27,6 +27,8 @@ export const Refusal = {
   UnsafeInteger: 'unsafe-integer',
   /** A `Literal` value JSON cannot hold: bytes, complex numbers, `...`, infinity, a lone surrogate. */
   NotJson: 'not-json',
+  /** A quoted type (`list['int']`): a forward reference, which pydantic resolves by evaluating the name. */
+  ForwardReference: 'forward-reference',
   /** Something in `Literal[...]` that is not a value (a type, a nested `Literal`). */
   LiteralValue: 'literal-value',
   /** A string escape the grammar does not decode: `\N{...}` (needs Unicode's name list) or an invalid one. */
