@@ -18,6 +18,7 @@ import dspy
 from . import dspy_values
 from .errors import ValidationFailed, field_error
 from .protocol import type_name
+from .signature_types import literal_equal
 
 _NONE = type(None)
 
@@ -77,7 +78,8 @@ def matches(value: Any, ann: Any) -> bool:
     if origin in (typing.Union, types.UnionType):
         return any(matches(value, a) for a in args)
     if origin is typing.Literal:
-        return any(value == a and type(value) is type(a) for a in args)
+        # JSON values: one number type (a Literal[2**53 * 1.0] arrives as the integer), True is not 1.
+        return any(literal_equal(value, a) for a in args)
     if origin in (list, set) or (origin is tuple and len(args) == 2 and args[1] is Ellipsis):
         return isinstance(value, list | tuple) and all(matches(v, args[0]) for v in value)
     if origin is tuple:

@@ -25,7 +25,7 @@ type Trim<S extends string> = TrimLeft<TrimRight<S>>;
 /** Flattens an intersection for readable hovers and exact `expectTypeOf` comparisons. */
 export type Simplify<T> = { [K in keyof T]: T[K] } & {};
 
-/** Splits on a separator outside brackets and quotes, walking one character at a time. */
+/** Splits on a separator outside brackets, parentheses and quotes, walking one character at a time. */
 type SplitDeep<
   S extends string,
   Sep extends string,
@@ -39,9 +39,9 @@ type SplitDeep<
       ? Depth extends []
         ? SplitDeep<R, Sep, Depth, Quote, '', [...Acc, Cur]>
         : SplitDeep<R, Sep, Depth, Quote, `${Cur}${C}`, Acc>
-      : C extends '['
+      : C extends '[' | '('
         ? SplitDeep<R, Sep, [...Depth, 0], Quote, `${Cur}${C}`, Acc>
-        : C extends ']'
+        : C extends ']' | ')'
           ? SplitDeep<R, Sep, Depth extends [0, ...infer D extends 0[]] ? D : [], Quote, `${Cur}${C}`, Acc>
           : C extends "'" | '"'
             ? SplitDeep<R, Sep, Depth, C, `${Cur}${C}`, Acc>
@@ -61,7 +61,7 @@ type Occurrences<S extends string, C extends string, N extends 0[] = []> = S ext
   : N;
 type Without<T extends 0[], N extends 0[]> = T extends [...N, ...infer Rest extends 0[]] ? Rest : [];
 
-/** Re-joins pieces split inside brackets, counting brackets per piece rather than per character. */
+/** Re-joins pieces split inside brackets (or parentheses), counting them per piece rather than per character. */
 type MergeBrackets<
   Pieces extends string[],
   Sep extends string,
@@ -70,7 +70,10 @@ type MergeBrackets<
   Started extends boolean = false,
   Acc extends string[] = [],
 > = Pieces extends [infer P extends string, ...infer Rest extends string[]]
-  ? Without<[...Depth, ...Occurrences<P, '['>], Occurrences<P, ']'>> extends infer D extends 0[]
+  ? Without<
+      [...Depth, ...Occurrences<P, '['>, ...Occurrences<P, '('>],
+      [...Occurrences<P, ']'>, ...Occurrences<P, ')'>]
+    > extends infer D extends 0[]
     ? (Started extends true ? `${Cur}${Sep}${P}` : P) extends infer Joined extends string
       ? D extends []
         ? MergeBrackets<Rest, Sep, [], '', false, [...Acc, Joined]>
@@ -87,7 +90,7 @@ type MergeBrackets<
  */
 type Split<S extends string, Sep extends ',' | '|'> = S extends `${string}${"'" | '"'}${string}`
   ? SplitDeep<S, Sep>
-  : S extends `${string}[${string}`
+  : S extends `${string}${'[' | '('}${string}`
     ? MergeBrackets<SplitSimple<S, Sep>, Sep>
     : SplitSimple<S, Sep>;
 

@@ -76,7 +76,7 @@ const LITERALS = [
   "('p')",
   "'a-\\x3eb'",
   ...['0', '1', '42', '1_000', '0x1f', '0o7', '0b1', '00', '1.5', '2.0', '.5', '1.', '1e5', '1E-7'],
-  ...['0.0000001', '1e21', '9007199254740991', 'True', 'False', 'None'],
+  ...['0.0000001', '1e21', '1e19', '9007199254740992.0', '9007199254740991', 'True', 'False', 'None'],
 ];
 
 /** Specimens of kinds DSPy accepts that the grammar refuses on purpose, by refusal code, and of kinds both refuse. */
