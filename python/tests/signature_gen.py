@@ -46,7 +46,7 @@ REFUSED_TYPES: dict[str, tuple[str, ...]] = {
     "unsafe-integer": ("Literal[9007199254740993]", "Literal[0x20000000000001]"),
     "escape": ("Literal['\\N{BULLET}']", "Literal['\\d']", "Literal['a\\q']"),
     "code-language": ("dspy.Code['has space']", "dspy.Code['']"),
-    "both refuse": ("Literal[-1]", "Literal[f'x']", "Literal[007]", "'int'", "int()", "Optional", "Literal"),
+    "both refuse": ("Literal[-1]", "Literal[f'x']", "Literal[007]", "int()", "Optional", "Literal"),
 }
 BAD_NAMES = ("\ufb01eld", "\uff51x", "class", "None", "True", "_x", "_", "fields", "instructions", "model_config",
              "signature", "1a", "constructor", "__proto__")

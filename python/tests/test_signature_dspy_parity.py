@@ -11,7 +11,9 @@ For every generated text (``signature_gen.whole_grammar``):
   (``details.refusal`` is one of :data:`REFUSALS`); nothing else;
 - round trip: the canonical text parses to the same fields and prints itself again.
 
-The tallies (agreements, extensions, refusals by kind) are printed at the end of the module.
+Every specimen of a refused kind the generator uses is also checked on its own, in a plain signature,
+so that each refusal kind is seen whatever hypothesis draws. The tallies (agreements, extensions,
+refusals by kind) are printed at the end of the module.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from dspex_worker.signature_types import REFUSALS
 
 from .dspy_reference import dspy_verdict
-from .signature_gen import whole_grammar
+from .signature_gen import BAD_NAMES, REFUSED_TYPES, whole_grammar
 from .test_signature_grammar import Oracle, ts_engine, verdict  # noqa: F401 - ts_engine is a fixture
 
 pytestmark = pytest.mark.filterwarnings("ignore:Field name .* shadows an attribute:UserWarning")
@@ -68,7 +70,8 @@ def tally(pytestconfig: pytest.Config) -> Iterator[Counter[str]]:
     capture = pytestconfig.pluginmanager.get_plugin("capturemanager")
     with capture.global_and_fixture_disabled():
         total = sum(counts.values())
-        print(f"\nsignature parity (python): {total} generated strings compared with dspy.Signature and the TS engine")
+        print(f"\nsignature parity (python): {total} strings compared with dspy.Signature and the TS engine "
+              f"({total - len(SPECIMENS)} generated, {len(SPECIMENS)} refusal specimens)")
         for key, n in sorted(counts.items()):
             print(f"  {n:6d}  {key}")
 
@@ -82,11 +85,36 @@ def test_generated_signatures_agree_with_dspy_or_are_documented_refusals(
     tally[classify(text, ts_engine(text))] += 1
 
 
+SPECIMENS = [(kind, text) for kind, specimens in REFUSED_TYPES.items() for specimen in specimens
+             for text in (f"q: {specimen} -> a", f"q -> a: list[{specimen}] | None")]
+SPECIMENS += [("name", f"{name}, q -> a") for name in BAD_NAMES]
+SPECIMENS += [("field", text) for text in ("a, a -> b", "a=1 -> b", "a: int = 1 -> b", "*a -> b", "a, *, b -> c",
+                                           "a, /, b -> c", "**kw -> b", "h: list[dspy.History] -> a",
+                                           "q -> h: dspy.History", "q -> t: dspy.Tool",
+                                           "h: dspy.History, g: dspy.History -> a",
+                                           ", ".join(f"f{i}" for i in range(65)) + " -> a",
+                                           "q: " + "list[" * 10 + "int" + "]" * 10 + " -> a")]
+
+
+@pytest.mark.parametrize(("kind", "text"), SPECIMENS, ids=[f"{k}-{i}" for i, (k, _) in enumerate(SPECIMENS)])
+def test_every_refusal_specimen_is_classified(ts_engine: Oracle, tally: Counter[str],  # noqa: F811
+                                              kind: str, text: str) -> None:
+    """Each specimen of the generator, in a plain signature: what DSPy accepts must be refused with the
+    specimen's documented code (those listed under "both refuse" DSPy refuses too)."""
+    result = classify(text, ts_engine(text))
+    tally[result] += 1
+    if kind in REFUSALS:
+        assert result in (f"refusal: {kind}", "agree: both refuse"), (text, result)
+    if kind == "both refuse":
+        assert result == "agree: both refuse", (text, result)
+
+
 def test_the_generator_covers_accepted_and_refused_text_and_every_refusal_kind(tally: Counter[str]) -> None:
-    """Runs after the property (same module): a generator that only made junk would prove nothing."""
+    """Runs after the property and the specimens (same module): a generator that only made junk would
+    prove nothing, and every refusal kind must have been seen where DSPy accepts."""
     total = sum(tally.values())
-    assert total >= GENERATED
+    assert total >= GENERATED + len(SPECIMENS)
     assert tally["agree: both accept"] >= total // 5
     assert tally["extension: dspex accepts, DSPy refuses the spelling"] > 0
     refusals = {k.removeprefix("refusal: ") for k in tally if k.startswith("refusal: ")}
-    assert refusals >= REFUSALS - {"limit"}, REFUSALS - refusals
+    assert refusals == REFUSALS, REFUSALS - refusals
