@@ -108,11 +108,13 @@ export const RESERVED_FIELD_NAMES = [
   'signature',
 ] as const;
 
+const ASCII_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const keywordSet: ReadonlySet<string> = new Set(PYTHON_KEYWORDS);
 const reservedSet: ReadonlySet<string> = new Set(RESERVED_FIELD_NAMES);
 
 /** What an identifier that NFKC changes should be written as, or `undefined` when it is in NFKC form. */
 export function nfkcProblem(name: string): string | undefined {
+  if (ASCII_IDENTIFIER.test(name)) return undefined; // ASCII text is its own NFKC form
   const normal = name.normalize('NFKC');
   if (normal === name) return undefined;
   return `an identifier in NFKC form (Python reads '${name}' as '${normal}'; write '${normal}')`;
@@ -120,6 +122,7 @@ export function nfkcProblem(name: string): string | undefined {
 
 /** Whether `name` is one identifier token (Python's rule; NFKC form not checked). */
 export function isIdentifier(name: string): boolean {
+  if (ASCII_IDENTIFIER.test(name)) return true;
   let first = true;
   for (const ch of name) {
     const cp = ch.codePointAt(0) as number;

@@ -93,9 +93,12 @@ function scan(text: string, tokens: Token[]): void {
   const n = text.length;
   while (i < n) {
     const c = text.charCodeAt(i);
-    const nl = lineBreakAt(text, i);
-    if (isSpace(c) || nl > 0) {
-      i += Math.max(nl, 1);
+    if (isSpace(c)) {
+      i++;
+      continue;
+    }
+    if (c === 10 || c === 13) {
+      i += lineBreakAt(text, i);
       continue;
     }
     const start = i;
@@ -118,6 +121,12 @@ function scan(text: string, tokens: Token[]): void {
     if (isIdentStart(cp)) {
       i += cp > 0xffff ? 2 : 1;
       while (i < n) {
+        const unit = text.charCodeAt(i);
+        if (unit < 0x80) {
+          if (!isIdentContinue(unit)) break;
+          i++;
+          continue;
+        }
         const next = text.codePointAt(i) as number;
         if (isLoneSurrogate(text, i) || !isIdentContinue(next)) break;
         i += next > 0xffff ? 2 : 1;
