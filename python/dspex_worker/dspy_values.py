@@ -83,11 +83,13 @@ def fits(name: str, value: Any) -> bool:
     if not _str_map(value):
         return False
     if name == "File":
+        # A key that is there holds a string (null is not "absent"), as the node's schema has it.
         data, file_id, filename = value.get("file_data"), value.get("file_id"), value.get("filename")
-        return (set(value) <= {"file_data", "file_id", "filename"} and (data is not None or file_id is not None)
-                and (data is None or (isinstance(data, str) and len(data) <= MAX_DATA_URI_LENGTH
-                                      and _FILE_DATA.fullmatch(data) is not None))
-                and (file_id is None or _short_str(file_id)) and (filename is None or _short_str(filename)))
+        return (set(value) <= {"file_data", "file_id", "filename"} and ("file_data" in value or "file_id" in value)
+                and ("file_data" not in value or (isinstance(data, str) and len(data) <= MAX_DATA_URI_LENGTH
+                                                  and _FILE_DATA.fullmatch(data) is not None))
+                and ("file_id" not in value or _short_str(file_id))
+                and ("filename" not in value or _short_str(filename)))
     if name == "History":
         messages = value.get("messages")
         return set(value) == {"messages"} and isinstance(messages, list | tuple) and all(map(_str_map, messages))
@@ -95,8 +97,8 @@ def fits(name: str, value: Any) -> bool:
         tool_name, description, parameters = value.get("name"), value.get("description"), value.get("parameters")
         return (set(value) <= {"name", "description", "parameters"} and isinstance(tool_name, str)
                 and _TOOL_NAME.fullmatch(tool_name) is not None
-                and (description is None or isinstance(description, str))
-                and (parameters is None or _str_map(parameters)))
+                and ("description" not in value or isinstance(description, str))
+                and ("parameters" not in value or _str_map(parameters)))
     if name == "ToolCalls":
         calls = value.get("tool_calls")
         return set(value) == {"tool_calls"} and isinstance(calls, list | tuple) and all(
@@ -122,7 +124,7 @@ def to_dspy(ann: type, value: Any) -> Any:
         assert match is not None
         return dspy.Audio(data=match.group(2), audio_format=match.group(1).removeprefix("x-"))
     if name == "File":
-        return dspy.File(**{k: v for k, v in value.items() if v is not None})
+        return dspy.File(**dict(value))
     if name == "History":
         return dspy.History(messages=[dict(m) for m in value["messages"]])
     if name == "Tool":
