@@ -9,21 +9,27 @@ registered (passed in as ``names``); anything else is a :class:`SignatureParseEr
 
 from __future__ import annotations
 
-import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 
 from . import type_registry
 from .errors import BadRequest
 from .signature_literals import number_value
-from .signature_tokens import Columns, SignatureParseError, Token, tokenize, utf16_length
+from .signature_rules import (
+    CODE_LANGUAGE,
+    PYTHON_CONSTANTS,
+    SCALARS,
+    TYPE_EXPECTED,
+    TYPING_WORDS,
+    check_arrows,
+    check_length,
+    hashable,
+    placement_problem,
+)
+from .signature_tokens import Columns, SignatureParseError, Token, tokenize
 from .signature_types import (
     ANY,
-    BOOL,
     DSPY_TYPES,
-    FLOAT,
-    INT,
     MAX_SIGNATURE_FIELDS,
-    MAX_SIGNATURE_LENGTH,
     MAX_TYPE_DEPTH,
     STR,
     DictOf,
@@ -33,13 +39,11 @@ from .signature_types import (
     LiteralOf,
     LiteralValue,
     Named,
-    OptionalOf,
     ParsedSignature,
     Refusal,
     SetOf,
     TupleOf,
     TypeNode,
-    UnionOf,
     contains_dspy,
     field_name_problem,
     format_literal,
@@ -50,40 +54,7 @@ from .signature_types import (
 )
 
 __all__ = ["TYPE_EXPECTED", "SignatureParseError", "check_signature", "check_type_text", "parse_signature_text",
-           "parse_type_text"]
-
-SCALARS: Mapping[str, TypeNode] = {
-    "str": STR, "Text": STR, "string": STR, "int": INT, "float": FLOAT, "number": FLOAT,
-    "bool": BOOL, "boolean": BOOL, "Any": ANY, "any": ANY,
-}
-TYPING_WORDS = frozenset(("Any", "Text", "List", "Dict", "Tuple", "Set", "Optional", "Union", "Literal"))
-PYTHON_CONSTANTS: Mapping[str, LiteralValue] = {"True": True, "False": False, "None": None}
-CODE_LANGUAGE = re.compile(r"[A-Za-z0-9_+#.-]{1,32}", re.ASCII)
-
-TYPE_EXPECTED = ("a type (str, int, float, bool, Any, list[...], dict[str, ...], tuple[...], set[...], Optional[...], "
-                 "Literal[...], dspy.<Type>)")
-
-
-def placement_problem(type_: TypeNode, role: str, history_seen: bool) -> str | None:
-    """Why a type cannot be where it is in a field of ``role`` (and ``history_seen``), or None."""
-    if contains_dspy(type_, "History"):
-        if role != "input" or not isinstance(type_, DspyType):
-            return "dspy.History only as the whole type of an input field (DSPy formats that field as the conversation)"
-        if history_seen:
-            return "at most one dspy.History field"
-    if role == "output" and contains_dspy(type_, "Tool"):
-        return "no dspy.Tool in an output (a model answers with dspy.ToolCalls)"
-    return None
-
-
-def _hashable(node: TypeNode) -> bool:
-    if isinstance(node, TupleOf):
-        return all(_hashable(t) for t in node.items)
-    if isinstance(node, OptionalOf):
-        return _hashable(node.inner)
-    if isinstance(node, UnionOf):
-        return all(_hashable(t) for t in node.members)
-    return not isinstance(node, ListOf | SetOf | DictOf | DspyType)
+           "parse_type_text", "placement_problem"]
 
 
 class _Parser:
@@ -339,7 +310,7 @@ class _Parser:
             return SetOf(ANY)
         start = self.peek
         item = self.field_type()
-        if not _hashable(item):
+        if not hashable(item):
             raise self.fail(
                 start, "a set item type whose values can be set members (not a list, dict, set or DSPy type)",
                 Refusal.SET_ITEM,
@@ -445,46 +416,21 @@ class _Parser:
         return "".join(parts)
 
 
-def _check_length(text: str) -> None:
-    if len(text) > MAX_SIGNATURE_LENGTH or utf16_length(text) > MAX_SIGNATURE_LENGTH:
-        raise SignatureParseError(
-            MAX_SIGNATURE_LENGTH + 1, f"at most {MAX_SIGNATURE_LENGTH} characters",
-            f"signature: expected at most {MAX_SIGNATURE_LENGTH} characters, found {utf16_length(text)}",
-            Refusal.LIMIT,
-        )
-
-
-def _check_arrows(text: str, cols: Columns) -> None:
-    """DSPy splits on '->' before anything else, so a second one anywhere (even in a string) is an error."""
-    first = text.find("->")
-    if first == -1:
-        col = cols.at(len(text))
-        raise SignatureParseError(
-            col, "'->' between inputs and outputs",
-            f"signature column {col}: expected '->' between inputs and outputs, found end of signature",
-        )
-    second = text.find("->", first + 2)
-    if second != -1:
-        col = cols.at(second)
-        raise SignatureParseError(col, "exactly one '->'",
-                                  f"signature column {col}: expected exactly one '->', found a second one")
-
-
 def parse_signature_text(text: str, names: Collection[str] = ()) -> ParsedSignature:
     """Parse a signature string; ``names`` are the registered type names it may use.
 
     Raises :class:`SignatureParseError` with the column and what was expected there.
     """
-    _check_length(text)
+    check_length(text)
     cols = Columns(text)
-    _check_arrows(text, cols)
+    check_arrows(text, cols)
     inputs, outputs = _Parser(tokenize(text, cols), names).signature()
     return ParsedSignature(text, tuple(inputs), tuple(outputs))
 
 
 def parse_type_text(text: str, names: Collection[str] = ()) -> TypeNode:
     """Parse one type, e.g. ``list[str]`` or ``number[]``."""
-    _check_length(text)
+    check_length(text)
     parser = _Parser(tokenize(text), names)
     type_ = parser.field_type()
     parser.expect("eof", "'|' or end of type")

@@ -13,15 +13,22 @@ import { formatLiteral, formatType, makeUnion } from './format.js';
 import { numberValue } from './literals.js';
 import { fieldNameProblem, nfkcProblem } from './names.js';
 import { Refusal } from './refusals.js';
+import {
+  CODE_LANGUAGE,
+  PYTHON_CONSTANTS,
+  SCALARS,
+  TYPE_EXPECTED,
+  TYPING_WORDS,
+  checkArrows,
+  checkLength,
+  hashable,
+  placementProblem,
+} from './rules.js';
 import { tokenize, type Token, type TokenKind } from './tokenizer.js';
 import {
   ANY,
-  BOOL,
   DSPY_TYPES,
-  FLOAT,
-  INT,
   MAX_SIGNATURE_FIELDS,
-  MAX_SIGNATURE_LENGTH,
   MAX_TYPE_DEPTH,
   STR,
   assertNever,
@@ -34,86 +41,8 @@ import {
   type TypeNode,
 } from './types.js';
 
-const SCALARS: Readonly<Record<string, TypeNode>> = {
-  str: STR,
-  Text: STR,
-  string: STR,
-  int: INT,
-  float: FLOAT,
-  number: FLOAT,
-  bool: BOOL,
-  boolean: BOOL,
-  Any: ANY,
-  any: ANY,
-};
-
-/** The names `typing.<name>` may use. */
-const TYPING_WORDS: ReadonlySet<string> = new Set([
-  'Any',
-  'Text',
-  'List',
-  'Dict',
-  'Tuple',
-  'Set',
-  'Optional',
-  'Union',
-  'Literal',
-]);
-
-export const TYPE_EXPECTED =
-  'a type (str, int, float, bool, Any, list[...], dict[str, ...], tuple[...], set[...], Optional[...], Literal[...], dspy.<Type>)';
-
-const PYTHON_CONSTANTS: Readonly<Record<string, LiteralValue>> = { True: true, False: false, None: null };
-
-/** `dspy.Code['<language>']`: what the prompt names the language with. */
-const CODE_LANGUAGE = /^[A-Za-z0-9_+#.-]{1,32}$/;
-
 /** Marker for `None` while a union is being read; only valid as a union member. */
 const NONE = null;
-
-/** Why a type cannot be where it is in a field of `role` (and `historySeen`), or `undefined`. */
-export function placementProblem(
-  type: TypeNode,
-  role: FieldSpec['role'],
-  historySeen: boolean,
-): string | undefined {
-  if (containsDspy(type, 'History')) {
-    if (role !== 'input' || type.kind !== 'dspy') {
-      return 'dspy.History only as the whole type of an input field (DSPy formats that field as the conversation)';
-    }
-    if (historySeen) return 'at most one dspy.History field';
-  }
-  if (role === 'output' && containsDspy(type, 'Tool')) {
-    return 'no dspy.Tool in an output (a model answers with dspy.ToolCalls)';
-  }
-  return undefined;
-}
-
-/** Whether values of `node` can be set members (Python hashes them). */
-function hashable(node: TypeNode): boolean {
-  switch (node.kind) {
-    case 'tuple':
-      return node.items.every(hashable);
-    case 'optional':
-      return hashable(node.inner);
-    case 'union':
-      return node.members.every(hashable);
-    case 'list':
-    case 'set':
-    case 'dict':
-    case 'dspy':
-      return false;
-    case 'str':
-    case 'int':
-    case 'float':
-    case 'bool':
-    case 'any':
-    case 'literal':
-      return true;
-    default:
-      return assertNever(node);
-  }
-}
 
 class Parser {
   private pos = 0;
@@ -543,38 +472,4 @@ export function parseTypeText(text: string): TypeNode {
   const type = parser.fieldType();
   parser.expect('eof', "'|' or end of type");
   return type;
-}
-
-function checkLength(text: string): void {
-  if (text.length > MAX_SIGNATURE_LENGTH) {
-    throw new SignatureParseError(
-      text,
-      MAX_SIGNATURE_LENGTH + 1,
-      `at most ${MAX_SIGNATURE_LENGTH} characters`,
-      `signature: expected at most ${MAX_SIGNATURE_LENGTH} characters, found ${text.length}`,
-      Refusal.Limit,
-    );
-  }
-}
-
-/** DSPy splits on '->' before anything else, so a second one anywhere (even in a string) is an error. */
-function checkArrows(text: string): void {
-  const first = text.indexOf('->');
-  if (first === -1) {
-    throw new SignatureParseError(
-      text,
-      text.length + 1,
-      "'->' between inputs and outputs",
-      `signature column ${text.length + 1}: expected '->' between inputs and outputs, found end of signature`,
-    );
-  }
-  const second = text.indexOf('->', first + 2);
-  if (second !== -1) {
-    throw new SignatureParseError(
-      text,
-      second + 1,
-      "exactly one '->'",
-      `signature column ${second + 1}: expected exactly one '->', found a second one`,
-    );
-  }
 }
