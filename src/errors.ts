@@ -106,19 +106,24 @@ export class ValidationError extends DspexError {
   }
 }
 
-/** A signature string that cannot be parsed; `column` is 1-based. */
+/**
+ * A signature string that cannot be parsed; `column` is 1-based. `refusal` names the deliberate
+ * refusal (docs/signatures.md) when the text is refused on purpose rather than malformed.
+ */
 export class SignatureParseError extends DspexError {
   readonly column: number;
   readonly expected: string;
   readonly source: string;
-  constructor(source: string, column: number, expected: string, message?: string) {
+  readonly refusal: string | undefined;
+  constructor(source: string, column: number, expected: string, message?: string, refusal?: string) {
     super(ErrorCode.BadRequest, message ?? `signature column ${column}: expected ${expected}`, {
-      details: { field: 'signature', column, expected },
+      details: { field: 'signature', column, expected, ...(refusal !== undefined && { refusal }) },
     });
     this.name = 'SignatureParseError';
     this.column = column;
     this.expected = expected;
     this.source = source;
+    this.refusal = refusal;
   }
 }
 

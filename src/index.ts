@@ -25,7 +25,19 @@ export {
 } from './errors.js';
 export type { WireError, DspexErrorOptions } from './errors.js';
 
-export { signature, withReasoning, parseSignature } from './signature/index.js';
+export {
+  signature,
+  withReasoning,
+  parseSignature,
+  Refusal,
+  DSPY_TYPES,
+  ImageSchema,
+  AudioSchema,
+  FileSchema,
+  HistorySchema,
+  ToolSchema,
+  ToolCallsSchema,
+} from './signature/index.js';
 export type {
   Signature,
   SignatureDefinition,
@@ -35,6 +47,14 @@ export type {
   FieldSpec,
   ParsedSignature,
   TypeNode,
+  DspyTypeName,
+  DspyValues,
+  ImageValue,
+  AudioValue,
+  FileValue,
+  HistoryValue,
+  ToolValue,
+  ToolCallsValue,
 } from './signature/index.js';
 
 export { supervisorMachine, selectChildren, selectChildRef } from './supervisors/supervisor-machine.js';

@@ -20,6 +20,8 @@ from typing import Any
 import dspy
 from dspy.utils import DummyLM
 
+from . import dspy_values
+
 log = logging.getLogger(__name__)
 
 DUMMY = "dummy"
@@ -45,9 +47,28 @@ def build_lm(name: str) -> dspy.LM:
 _NONE = type(None)
 
 
+# What the dummy answers for DSPy's own types: the forms DSPy's adapters parse from an LM's answer.
+_DUMMY_DSPY: dict[str, Any] = {
+    "Image": {"url": "https://example.com/dummy.png"},
+    "Audio": "data:audio/wav;base64,AAAA",
+    "File": {"file_id": "file-dummy", "filename": "dummy.txt"},
+    "History": {"messages": []},
+    "ToolCalls": {"tool_calls": []},
+}
+
+
+_NO_BRACKETS = str.maketrans("", "", "[]{}")
+
+
 def dummy_value(name: str, ann: Any, seed: str) -> Any:
     """A deterministic value of the annotated type."""
     origin, args = typing.get_origin(ann), typing.get_args(ann)
+    dspy_name = dspy_values.name_of(ann)
+    if dspy_name is not None:
+        # Code and Reasoning are text; DSPy would read a JSON-looking seed ("[1]") as a list.
+        return _DUMMY_DSPY.get(dspy_name, f"{name} for {seed}".translate(_NO_BRACKETS))
+    if origin is tuple and args and args[-1] is not Ellipsis:
+        return [dummy_value(name, a, seed) for a in args]
     if ann is bool:
         return True
     if ann is int:
@@ -61,7 +82,8 @@ def dummy_value(name: str, ann: Any, seed: str) -> Any:
     if origin in (list, set, tuple):
         return [dummy_value(name, args[0] if args else str, seed)]
     if origin is typing.Literal:
-        return args[0]
+        # DSPy's text adapters strip an answer, so a blank or padded string option cannot come back.
+        return next((a for a in args if not isinstance(a, str) or (a and a.strip() == a)), args[0])
     if origin in (typing.Union, types.UnionType):
         real = [a for a in args if a is not _NONE]
         return dummy_value(name, real[0], seed) if real else None

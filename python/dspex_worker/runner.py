@@ -13,12 +13,13 @@ from typing import Any
 import dspy
 
 from .codec import to_plain
+from .dspy_values import to_wire
 from .errors import DeadlineExceeded, LmError
 from .lm import LmChooser
 from .modules import Built, ModuleCache
 from .protocol import PredictCall
 from .tools import CallScope, current_scope
-from .values import check_demos, check_inputs
+from .values import check_demos, check_inputs, demo_values
 
 MODULE_CONFIG_KEYS = ("temperature", "max_tokens", "n", "cache")
 
@@ -29,7 +30,7 @@ class Prepared:
     def __init__(self, built: Built, kwargs: dict[str, Any], call: PredictCall) -> None:
         self.built = built
         self.kwargs = kwargs
-        self.demos = [dspy.Example(**d) for d in call.demos]
+        self.demos = [dspy.Example(**d) for d in demo_values(built.signature, call.demos)]
         self.config = {k: v for k, v in call.config.items() if k in MODULE_CONFIG_KEYS}
         self.lm_name: str | None = call.config.get("lm")
         self.script: list[dict[str, Any]] | None = call.config.get("dummy_script")
@@ -115,7 +116,8 @@ def _checked(p: Prepared, pred: Any) -> Any:
 
 
 def outputs_of(pred: Any) -> dict[str, Any]:
-    plain = to_plain(dict(pred.items()))
+    """A prediction's fields as the reply carries them (DSPy's own types in their wire forms)."""
+    plain = to_plain(to_wire(dict(pred.items())))
     assert isinstance(plain, dict)
     return plain
 

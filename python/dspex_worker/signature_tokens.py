@@ -1,35 +1,23 @@
 """Splits signature text into tokens with 1-based columns: a mirror of ``src/signature/tokenizer.ts``.
 
-Whitespace (the six ASCII spaces JavaScript's tokenizer knows, newlines included) only separates
-tokens. Columns count UTF-16 code units, as JavaScript strings do, so both engines report the same
-column for the same text.
+Between tokens, as inside a Python parameter list: spaces, tabs, form feeds, line breaks, a backslash
+before a line break, and ``#`` comments that end at a line break. Columns count UTF-16 code units, as
+JavaScript strings do, so both engines report the same column for the same text.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .signature_literals import SignatureParseError, is_surrogate, line_break_at, read_string, scan_number
+from .signature_types import Refusal, ident_continue, ident_start
 
-class SignatureParseError(ValueError):
-    """A signature the grammar refuses: ``column`` (1-based, UTF-16) and what was ``expected`` there."""
+__all__ = ["Columns", "SignatureParseError", "Token", "tokenize", "utf16_length"]
 
-    def __init__(self, column: int, expected: str, message: str | None = None) -> None:
-        super().__init__(message or f"signature column {column}: expected {expected}")
-        self.column = column
-        self.expected = expected
-
-
-_PUNCT = {":": "colon", ",": "comma", "|": "pipe", "[": "lbracket", "]": "rbracket"}
-_ESCAPES = {"\\": "\\", "'": "'", '"': '"', "n": "\n", "r": "\r", "t": "\t"}
-_SPACE = frozenset(" \t\n\r\f\v")
-
-
-def _ident_start(c: str) -> bool:
-    return ("A" <= c <= "Z") or ("a" <= c <= "z") or c == "_"
-
-
-def _digit(c: str) -> bool:
-    return "0" <= c <= "9"
+_PUNCT = {":": "colon", ",": "comma", "|": "pipe", "[": "lbracket", "]": "rbracket", "(": "lparen",
+          ")": "rparen", "+": "plus", "=": "equals", "*": "star", "/": "slash"}
+_SPACE = frozenset(" \t\f")
+_STRING_PREFIXES = frozenset(("r", "u", "b", "f", "br", "rb", "fr", "rf"))
 
 
 @dataclass(frozen=True)
@@ -38,6 +26,7 @@ class Token:
     text: str  # for a string token: the decoded value
     column: int
     error: SignatureParseError | None = None
+    prefix: str = ""  # for a string token: its prefix in lower case
 
 
 class Columns:
@@ -74,69 +63,65 @@ def tokenize(text: str, cols: Columns | None = None) -> list[Token]:
     return tokens
 
 
+def _unexpected(cols: Columns, i: int, ch: str, refusal: str | None = None) -> SignatureParseError:
+    col = cols.at(i)
+    return SignatureParseError(col, "a field name, a type or one of : , | [ ] ( ) ->",
+                               f"signature column {col}: unexpected character {ch!r}", refusal)
+
+
 def _scan(text: str, tokens: list[Token], cols: Columns) -> None:
     i, n = 0, len(text)
     while i < n:
         ch = text[i]
-        if ch in _SPACE:
-            i += 1
+        nl = line_break_at(text, i)
+        if ch in _SPACE or nl:
+            i += max(nl, 1)
             continue
         start = i
-        if _ident_start(ch):
-            i += 1
-            while i < n and (_ident_start(text[i]) or _digit(text[i])):
+        if ch == "\\":
+            after = line_break_at(text, i + 1)
+            if not after:
+                raise _unexpected(cols, i, ch)
+            i += 1 + after
+            continue
+        if ch == "#":
+            while i < n and not line_break_at(text, i):
                 i += 1
-            tokens.append(Token("ident", text[start:i], cols.at(start)))
-        elif _digit(ch):
-            i += 1
-            while i < n and _digit(text[i]):
-                i += 1
-            if i + 1 < n and text[i] == "." and _digit(text[i + 1]):
-                i += 2
-                while i < n and _digit(text[i]):
-                    i += 1
-            if i < n and _ident_start(text[i]):
+            if i >= n:
                 col = cols.at(start)
-                raise SignatureParseError(
-                    col, "a decimal number or an identifier",
-                    f"signature column {col}: expected a decimal number or an identifier, "
-                    f"found '{text[start:i + 1]}'",
-                )
+                raise SignatureParseError(col, "a line break to end this comment")
+            continue
+        if is_surrogate(ch):
+            raise _unexpected(cols, i, ch, Refusal.NOT_JSON)
+        if ident_start(ch):
+            i += 1
+            while i < n and ident_continue(text[i]):
+                i += 1
+            word = text[start:i]
+            if i < n and text[i] in "'\"" and word.lower() in _STRING_PREFIXES:
+                literal = read_string(text, start, i, cols)
+                tokens.append(Token("string", literal.value, cols.at(start), prefix=literal.prefix))
+                i = literal.end
+            else:
+                tokens.append(Token("ident", word, cols.at(start)))
+        elif "0" <= ch <= "9" or (ch == "." and "0" <= text[i + 1:i + 2] <= "9" and text[i + 1:i + 2] != ""):
+            i = scan_number(text, i)
             tokens.append(Token("number", text[start:i], cols.at(start)))
-        elif ch in ("'", '"'):
-            i = _read_string(text, i, tokens, cols)
+        elif ch in "'\"":
+            literal = read_string(text, i, i, cols)
+            tokens.append(Token("string", literal.value, cols.at(start), prefix=""))
+            i = literal.end
         elif ch == "-":
-            arrow = i + 1 < n and text[i + 1] == ">"
+            arrow = text[i + 1:i + 2] == ">"
             tokens.append(Token("arrow" if arrow else "minus", "->" if arrow else "-", cols.at(start)))
             i += 2 if arrow else 1
+        elif ch == ".":
+            ellipsis = text.startswith("...", i)
+            tokens.append(Token("ellipsis" if ellipsis else "dot", "..." if ellipsis else ".", cols.at(start)))
+            i += 3 if ellipsis else 1
         else:
             kind = _PUNCT.get(ch)
             if kind is None:
-                col = cols.at(start)
-                raise SignatureParseError(col, "a field name, a type or one of : , | [ ] ->",
-                                          f"signature column {col}: unexpected character {ch!r}")
+                raise _unexpected(cols, i, ch)
             tokens.append(Token(kind, ch, cols.at(start)))
             i += 1
-
-
-def _read_string(text: str, start: int, tokens: list[Token], cols: Columns) -> int:
-    quote = text[start]
-    value: list[str] = []
-    i = start + 1
-    while i < len(text):
-        ch = text[i]
-        if ch == quote:
-            tokens.append(Token("string", "".join(value), cols.at(start)))
-            return i + 1
-        if ch == "\n":
-            break
-        if ch == "\\":
-            decoded = _ESCAPES.get(text[i + 1] if i + 1 < len(text) else "")
-            if decoded is None:
-                raise SignatureParseError(cols.at(i), "one of the escapes \\\\ \\' \\\" \\n \\r \\t")
-            value.append(decoded)
-            i += 2
-            continue
-        value.append(ch)
-        i += 1
-    raise SignatureParseError(cols.at(start), f"a closing {quote} for this string")

@@ -3,8 +3,9 @@
 The text is never given to DSPy's own string parser (which resolves names by attribute access and
 imports modules) and never evaluated: :mod:`.signature_grammar` turns it into a tree of the TS engine's
 types, and :func:`to_dspy` makes real annotations from that tree (``str``, ``int``, ``float``,
-``bool``, ``Any``, ``list[T]``, ``dict[str, T]``, ``Optional``, ``Union``, ``Literal``, and classes
-from :mod:`.type_registry`) and calls ``dspy.Signature(fields, instructions)`` with a dict of fields.
+``bool``, ``Any``, ``list[T]``, ``set[T]``, ``tuple[...]``, ``dict[str, T]``, ``Optional``, ``Union``,
+``Literal``, DSPy's own types from a fixed table, and classes from :mod:`.type_registry`) and calls
+``dspy.Signature(fields, instructions)`` with a dict of fields.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from . import type_registry
 from .signature_grammar import check_signature
 from .signature_types import (
     DictOf,
+    DspyType,
     FieldSpec,
     ListOf,
     LiteralOf,
@@ -27,11 +29,24 @@ from .signature_types import (
     OptionalOf,
     ParsedSignature,
     Scalar,
+    SetOf,
+    TupleOf,
     TypeNode,
     UnionOf,
 )
 
 _SCALAR_TYPES: Mapping[str, Any] = {"str": str, "int": int, "float": float, "bool": bool, "any": Any}
+DSPY_CLASSES: Mapping[str, type] = {
+    "Image": dspy.Image, "Audio": dspy.Audio, "File": dspy.File, "History": dspy.History, "Tool": dspy.Tool,
+    "ToolCalls": dspy.ToolCalls, "Code": dspy.Code, "Reasoning": dspy.Reasoning,
+}
+"""The classes behind ``dspy.<Name>``: a fixed table, never an attribute lookup on a module."""
+
+
+@functools.lru_cache(maxsize=64)
+def code_class(language: str) -> type:
+    """``dspy.Code[language]`` (DSPy makes a new class per call, so one per language is kept)."""
+    return typing.cast(type, dspy.Code[language])
 
 
 def annotation(node: TypeNode, registry: Mapping[str, type]) -> Any:
@@ -40,6 +55,13 @@ def annotation(node: TypeNode, registry: Mapping[str, type]) -> Any:
         return _SCALAR_TYPES[node.kind]
     if isinstance(node, ListOf):
         return list[annotation(node.item, registry)]  # type: ignore[misc]
+    if isinstance(node, SetOf):
+        return set[annotation(node.item, registry)]  # type: ignore[misc]
+    if isinstance(node, TupleOf):
+        items = tuple(annotation(t, registry) for t in node.items)
+        return tuple[items[0], ...] if node.variadic else tuple[items]  # type: ignore[valid-type]
+    if isinstance(node, DspyType):
+        return DSPY_CLASSES[node.name] if node.language is None else code_class(node.language)
     if isinstance(node, DictOf):
         return dict[str, annotation(node.value, registry)]  # type: ignore[misc]
     if isinstance(node, OptionalOf):

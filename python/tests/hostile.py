@@ -8,6 +8,7 @@ the hostile and near-miss type strings of issue 9 (dotted names, calls, subscrip
 
 from __future__ import annotations
 
+import re
 import secrets
 from typing import Any
 
@@ -51,10 +52,13 @@ SAFE_TYPES = ("str", "int", "float", "bool", "Any", "list[str]", "dict[str, int]
               "Literal['a', 'b']", "int | None", "number[]", "string")
 
 identifiers = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,12}", fullmatch=True)
+# The dotted names the grammar allows (docs/signatures.md): never hostile.
+ALLOWED_DOTTED = re.compile(r"dspy\.(?:Image|Audio|File|History|Tool|ToolCalls|Code|Reasoning)"
+                            r"|typing\.(?:Any|Text|List|Dict|Tuple|Set|Optional|Union|Literal)")
 dotted = st.builds(
     lambda parts: ".".join(parts),
     st.lists(st.one_of(st.sampled_from(MODULES), st.sampled_from(ATTRIBUTES), identifiers), min_size=2, max_size=4),
-)
+).filter(lambda name: not ALLOWED_DOTTED.fullmatch(name))
 _call_arg = st.one_of(dotted, st.sampled_from(MODULES), st.just("'os.environ'"), st.just('"sys.argv"'))
 calls = st.one_of(
     st.builds(lambda f, a: f"{f}({a})", st.sampled_from(
@@ -66,9 +70,10 @@ hostile_atoms = st.one_of(
     dotted, calls,
     st.sampled_from(("os.environ", "sys.argv", "builtins.eval", "__import__", "pydantic.ImportString",
                      "ImportString", "ForwardRef", "typing.ForwardRef('os.environ')", "os", "sys", "environ",
-                     "argv", "SecretStr", "Json", "NoneType", "type", "object", "bytes", "tuple", "set",
-                     "frozenset", "complex", "bytearray", "re.Pattern", "typing.List[str]", "typing.Any",
-                     "list.__class__", "str.__subclasses__", "dspy.Image", "dspy.History", "dspy.Tool")),
+                     "argv", "SecretStr", "Json", "NoneType", "type", "object", "bytes", "frozenset",
+                     "complex", "bytearray", "re.Pattern", "typing.Sequence[str]", "typing.ForwardRef",
+                     "list.__class__", "str.__subclasses__", "dspy.Predict", "dspy.Type", "dspy.settings",
+                     "dspy.adapters.types.Image", "dspy.Image.__class__")),
     st.sampled_from(LOOKALIKES), st.sampled_from(PROTOTYPE_NAMES),
 )
 

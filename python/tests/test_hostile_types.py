@@ -82,7 +82,7 @@ def test_an_import_string_output_cannot_import_anything(
 
 @pytest.mark.parametrize("type_text", ["re.Pattern", "socket.socket", "threading.Lock", "typing.Callable",
                                        "collections.abc.Callable", "type", "object", "bytes", "complex",
-                                       "tuple[int, str]", "set[int]", "frozenset", "typing.Iterator[int]"])
+                                       "frozenset", "typing.Iterator[int]", "dspy.Type", "set[list[int]]"])
 def test_annotations_pydantic_cannot_handle_are_a_400_not_a_500(hostile_worker: HostileWorker, type_text: str) -> None:
     _assert_refused(hostile_worker, _predict(f"q -> a: {type_text}"), False, hostile_worker.own)
 

@@ -27,7 +27,12 @@ from hypothesis import strategies as st
 
 from dspex_worker.errors import BadRequest
 from dspex_worker.signature_grammar import TYPE_EXPECTED, SignatureParseError, parse_signature_text, parse_type_text
-from dspex_worker.signature_types import MAX_SIGNATURE_FIELDS, MAX_SIGNATURE_LENGTH, MAX_TYPE_DEPTH
+from dspex_worker.signature_types import (
+    MAX_SIGNATURE_FIELDS,
+    MAX_SIGNATURE_LENGTH,
+    MAX_TYPE_DEPTH,
+    format_signature,
+)
 from dspex_worker.signatures import build_signature, to_dspy
 from dspex_worker.type_registry import register_type, unregister_type
 
@@ -43,9 +48,13 @@ def verdict(text: str) -> dict[str, Any]:
     try:
         parsed = parse_signature_text(text)
     except SignatureParseError as err:
-        return {"ok": False, "column": err.column, "expected": err.expected}
+        refused: dict[str, Any] = {"ok": False, "column": err.column, "expected": err.expected}
+        if err.refusal is not None:
+            refused["refusal"] = err.refusal
+        return refused
     return {"ok": True, "inputs": [[f.name, f.type_text] for f in parsed.inputs],
-            "outputs": [[f.name, f.type_text] for f in parsed.outputs]}
+            "outputs": [[f.name, f.type_text] for f in parsed.outputs],
+            "canonical": format_signature(parsed.inputs, parsed.outputs)}
 
 
 # --- the shared fixtures -------------------------------------------------------------------------------
@@ -54,7 +63,8 @@ def verdict(text: str) -> dict[str, Any]:
 @pytest.mark.parametrize("case", VALID, ids=[c["id"] for c in VALID])
 def test_the_grammar_parses_every_valid_fixture_like_the_ts_engine(case: dict[str, Any]) -> None:
     for text in (case["text"], case["canonical"]):
-        assert verdict(text) == {"ok": True, "inputs": case["inputs"], "outputs": case["outputs"]}
+        assert verdict(text) == {"ok": True, "inputs": case["inputs"], "outputs": case["outputs"],
+                                 "canonical": case["canonical"]}
 
 
 @pytest.mark.parametrize("case", VALID, ids=[c["id"] for c in VALID])
@@ -75,14 +85,16 @@ def test_the_grammar_refuses_every_invalid_fixture_at_the_same_column(case: dict
     result = verdict(case["text"])
     assert result["ok"] is False
     assert result["column"] == case["column"]
+    assert result.get("refusal") == case.get("refusal", result.get("refusal"))
 
 
 def test_a_refused_signature_is_a_400_naming_the_field_and_column() -> None:
     with pytest.raises(BadRequest) as err:
         build_signature("q: os.environ -> a", None)
     assert err.value.status == 400
-    assert err.value.details == {"field": "signature", "column": 4, "expected": TYPE_EXPECTED}
-    assert err.value.message == f"signature column 4: expected {TYPE_EXPECTED}, found 'os'"
+    expected = f"{TYPE_EXPECTED}; of dotted names only dspy.<Type> and typing.<name>"
+    assert err.value.details == {"field": "signature", "column": 4, "expected": expected, "refusal": "dotted-name"}
+    assert err.value.message == f"signature column 4: expected {expected}, found 'os'"
 
 
 def test_a_signature_without_outputs_is_a_400() -> None:

@@ -2,15 +2,14 @@
 
 Every case in fixtures/signatures/cases.json is also checked by test/unit/signature/fixtures.test.ts.
 Types are compared in dspex's canonical spelling (``list[str]``, ``Optional[int]``,
-``Literal['a', 'b']``, ``Union[int, str]``), produced here from DSPy's annotations.
+``Literal['a', 'b']``, ``Union[int, str]``, ``dspy.Image``), produced from DSPy's annotations by
+:mod:`.dspy_reference`.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import types
-import typing
 from pathlib import Path
 from typing import Any
 
@@ -20,53 +19,26 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import dspy
 from pydantic.errors import PydanticUserError
+from pydantic_core import SchemaError
+
+from dspex_worker.signature_types import REFUSALS, format_type
+
+from .dspy_reference import tree
 
 FIXTURE = Path(__file__).parents[2] / "fixtures" / "signatures" / "cases.json"
 CASES: list[dict[str, Any]] = json.loads(FIXTURE.read_text(encoding="utf-8"))["cases"]
 
 # What dspy.Signature raises for a bad string: SyntaxError from ast.parse, ValueError from its own
 # checks, TypeError or PydanticUserError from pydantic's model creation.
-PARSE_ERRORS = (SyntaxError, ValueError, TypeError, PydanticUserError)
+PARSE_ERRORS = (SyntaxError, ValueError, TypeError, PydanticUserError, SchemaError)
 
 # Names such as `json` are legal but shadow BaseModel attributes; pydantic warns about each.
 pytestmark = pytest.mark.filterwarnings("ignore:Field name .* shadows an attribute:UserWarning")
 
-_SCALARS: dict[Any, str] = {str: "str", int: "int", float: "float", bool: "bool", Any: "Any"}
-
-
-def _literal(value: object) -> str:
-    # JSON (and so TypeScript) cannot tell 2.0 from 2; the canonical form writes integers.
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return repr(value)
-
-
-def normalise(annotation: Any) -> str:
-    """DSPy's annotation in dspex's canonical type spelling."""
-    if annotation in _SCALARS:
-        return _SCALARS[annotation]
-    if annotation is list:
-        return "list[Any]"
-    if annotation is dict:
-        return "dict[str, Any]"
-    origin = typing.get_origin(annotation)
-    args = typing.get_args(annotation)
-    if origin is list and len(args) == 1:
-        return f"list[{normalise(args[0])}]"
-    if origin is dict and len(args) == 2 and args[0] is str:
-        return f"dict[str, {normalise(args[1])}]"
-    if origin is typing.Literal:
-        return f"Literal[{', '.join(_literal(a) for a in args)}]"
-    if origin is typing.Union or origin is types.UnionType:
-        members = [a for a in args if a is not type(None)]
-        core = normalise(members[0]) if len(members) == 1 else f"Union[{', '.join(map(normalise, members))}]"
-        return f"Optional[{core}]" if len(members) < len(args) else core
-    raise AssertionError(f"no canonical spelling for {annotation!r}")
-
-
 def fields_of(sig: type[dspy.Signature]) -> tuple[list[list[str]], list[list[str]]]:
-    inputs = [[name, normalise(f.annotation)] for name, f in sig.input_fields.items()]
-    outputs = [[name, normalise(f.annotation)] for name, f in sig.output_fields.items()]
+    """DSPy's fields in the grammar's canonical spelling (:mod:`.dspy_reference`)."""
+    inputs = [[name, format_type(tree(f.annotation))] for name, f in sig.input_fields.items()]
+    outputs = [[name, format_type(tree(f.annotation))] for name, f in sig.output_fields.items()]
     return inputs, outputs
 
 
@@ -82,8 +54,11 @@ DIVERGENT = [c for c in CASES if not c["valid"] and c.get("dspy_accepts")]
 
 
 def test_fixture_has_enough_cases() -> None:
-    assert len(CASES) >= 60
+    assert len(CASES) >= 150
     assert len({c["id"] for c in CASES}) == len(CASES)
+    # Every deliberate refusal kind has a fixture, and every such fixture names its kind.
+    assert {c.get("refusal") for c in DIVERGENT} == REFUSALS
+    assert all(c.get("refusal") in REFUSALS for c in DIVERGENT)
 
 
 @pytest.mark.parametrize("case", VALID_IN_DSPY, ids=_ids(VALID_IN_DSPY))

@@ -9,7 +9,8 @@ import { z } from 'zod';
 import { DspexError, ErrorCode, ValidationError } from '../errors.js';
 import { ModuleName } from '../protocol/modules.js';
 import type { PredictReply, PredictRequest } from '../protocol/schemas.js';
-import { signature, withReasoning, type Signature } from '../signature/index.js';
+import { parseSignature, signature, withReasoning, type Signature } from '../signature/index.js';
+import { containsDspy } from '../signature/types.js';
 import type { HttpChatModel } from './http-chat.js';
 import { buildMessages, extractAnswer, reaskMessage } from './prompt.js';
 import {
@@ -40,6 +41,15 @@ export interface DirectAdapterOptions {
   maxAttempts: number;
   /** Shown as the reply's `worker`. */
   nodeId: string;
+}
+
+/**
+ * Whether a request's signature names one of DSPy's own types (`dspy.Image`, `dspy.History`, …):
+ * only DSPy's adapters format those (image parts, conversation turns), so such calls go to Python.
+ */
+export function usesDspyTypes(body: Pick<PredictRequest, 'signature'>): boolean {
+  const parsed = parseSignature(body.signature);
+  return [...parsed.inputs, ...parsed.outputs].some((f) => containsDspy(f.type));
 }
 
 /** The signature the module answers (ChainOfThought adds `reasoning` first). */
@@ -81,6 +91,13 @@ export class DirectAdapter implements LlmAdapter {
         {
           details: { field: 'config.adapter' },
         },
+      );
+    }
+    if (usesDspyTypes(body)) {
+      throw new DspexError(
+        ErrorCode.BadRequest,
+        "config.adapter: the direct adapter cannot send DSPy's own types (dspy.Image, dspy.History, …); use python or auto",
+        { details: { field: 'config.adapter' } },
       );
     }
     const sig = answeringSignature(body);

@@ -5,7 +5,7 @@
  */
 import { DspexError, ErrorCode } from '../errors.js';
 import type { PredictRequest } from '../protocol/schemas.js';
-import { DIRECT_MODULES } from './direct-adapter.js';
+import { DIRECT_MODULES, usesDspyTypes } from './direct-adapter.js';
 import { AdapterName } from './types.js';
 
 /** Tuning of the health-based part of the choice. */
@@ -28,6 +28,7 @@ export type SelectionReason =
   | 'mock'
   | 'no_http_lm'
   | 'module'
+  | 'types'
   | 'demos'
   | 'lm'
   | 'pool'
@@ -117,6 +118,7 @@ export function selectAdapter(
   const python = (reason: SelectionReason): Selection => ({ adapter: AdapterName.Python, reason });
   if (offer.directModel === undefined) return python('no_http_lm');
   if (!DIRECT_MODULES.has(body.module)) return python('module');
+  if (usesDspyTypes(body)) return python('types');
   if (body.demos !== undefined && body.demos.length > 0) return python('demos');
   const lm = body.config?.lm;
   if (lm !== undefined && lm !== offer.directModel) return python('lm');

@@ -9,7 +9,8 @@ import { checkModuleFields } from '../modules/module-options.js';
 /**
  * Checks a predict request before it leaves the node (unknown module 404, malformed signature 400
  * with its column, module options that do not fit the module 400 naming the field, inputs that do not match the signature 422 naming the field) and turns it into
- * the worker's request. The signature is parsed once per distinct string (memoised).
+ * the worker's request. The signature is parsed once per distinct string (memoised) and sent in its
+ * canonical text, which the worker's grammar reads to the same fields (docs/signatures.md).
  */
 export function preparePredict(body: PredictRequest): WorkerPredictRequest {
   if (!isModuleName(body.module)) {
@@ -28,7 +29,7 @@ export function preparePredict(body: PredictRequest): WorkerPredictRequest {
     op: 'predict',
     id: randomUUID(),
     module: body.module,
-    signature: body.signature,
+    signature: sig.toString(),
     inputs: body.inputs,
   };
   if (body.config !== undefined) request.config = body.config;

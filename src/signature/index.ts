@@ -20,6 +20,27 @@ export type {
   ParseTypeString,
   SignatureTypeError,
 } from './type-level.js';
-export { formatType } from './types.js';
-export type { FieldSpec, LiteralValue, ParsedSignature, TypeKind, TypeNode } from './types.js';
+export { formatSignature, formatType } from './format.js';
+export { Refusal } from './refusals.js';
+export { DSPY_TYPES } from './types.js';
+export type { DspyTypeName, FieldSpec, LiteralValue, ParsedSignature, TypeKind, TypeNode } from './types.js';
+export {
+  AudioSchema,
+  FileSchema,
+  HistorySchema,
+  ImageSchema,
+  ToolCallsSchema,
+  ToolSchema,
+  MAX_DATA_URI_LENGTH,
+  MAX_MEDIA_URL_LENGTH,
+} from './dspy-types.js';
+export type {
+  AudioValue,
+  DspyValues,
+  FileValue,
+  HistoryValue,
+  ImageValue,
+  ToolCallsValue,
+  ToolValue,
+} from './dspy-types.js';
 export { typeToZod } from './zod.js';

@@ -2,6 +2,7 @@
  * Parse once: a bounded LRU of parsed signatures keyed by the exact text, shared by `signature()`
  * and the runtime's per-request {@link parseSignature}.
  */
+import { formatSignature } from './format.js';
 import { parseSignatureUncached } from './parser.js';
 import type { ParsedSignature } from './types.js';
 
@@ -64,6 +65,23 @@ export function parseSignature(text: string, options: { instructions?: string } 
   return options.instructions === undefined
     ? parsed
     : Object.freeze({ ...parsed, instructions: options.instructions });
+}
+
+const canonicalMemo = new WeakMap<ParsedSignature, string>();
+
+/**
+ * The canonical text of a signature string (what `toString()` prints and the node sends to
+ * workers), memoised with the parse.
+ * @throws {SignatureParseError} as {@link parseSignature}.
+ */
+export function canonicalSignature(text: string): string {
+  const parsed = parseSignature(text);
+  let canonical = canonicalMemo.get(parsed);
+  if (canonical === undefined) {
+    canonical = formatSignature(parsed);
+    canonicalMemo.set(parsed, canonical);
+  }
+  return canonical;
 }
 
 /** Empties the memo (tests and benchmarks). */

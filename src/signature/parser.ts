@@ -1,61 +1,45 @@
 /**
- * Recursive-descent parser for DSPy signature strings:
+ * Recursive-descent parser for signature strings: the grammar of docs/signatures.md (EBNF there),
+ * implemented line for line by the Python worker (`python/dspex_worker/signature_grammar.py`).
  *
- * ```
- * signature := fields '->' fields
- * fields    := [field (',' field)* [',']]
- * field     := name [':' type]
- * type      := postfix ('|' postfix)*
- * postfix   := primary ('[' ']')*
- * primary   := scalar | None | list['[' type ']'] | dict['[' str ',' type ']'] | Optional '[' type ']'
- *            | Union '[' type (',' type)* ']' | Literal '[' value (',' value)* ']'
- * ```
- *
- * It accepts what dspy 3.4.1 accepts for these types (trailing commas, empty sides, `X | None`,
- * `List`/`Dict`), plus TypeScript spellings (`string`, `number`, `boolean`, `any`, `T[]`) that
- * {@link formatType} turns back into Python. Things DSPy accepts but silently mangles (defaults,
- * `*args`, duplicate inputs, `dict[int, …]`) are rejected, and so is anything past the limits in
- * `types.ts` (text length, field count, type nesting). Nothing is looked up by name: the Python worker
- * parses with the same grammar (`python/dspex_worker/signature_grammar.py`), never with DSPy's.
+ * It accepts what dspy 3.4.1 accepts for these types, plus a few spellings DSPy refuses and the
+ * grammar documents as extensions (`string`, `number`, `boolean`, `any`, `T[]`, bare `List`, `Dict`,
+ * `Set`, `Tuple`). What DSPy accepts but the grammar refuses on purpose fails with a
+ * {@link Refusal} code in the error. Nothing is looked up by name: the only names are the words of
+ * the grammar, `dspy.<Type>` and `typing.<word>`.
  */
 import { SignatureParseError } from '../errors.js';
+import { formatLiteral, formatType, makeUnion } from './format.js';
+import { numberValue } from './literals.js';
+import { fieldNameProblem, nfkcProblem } from './names.js';
+import { Refusal } from './refusals.js';
+import {
+  CODE_LANGUAGE,
+  PYTHON_CONSTANTS,
+  SCALARS,
+  TYPE_EXPECTED,
+  TYPING_WORDS,
+  checkArrows,
+  checkLength,
+  hashable,
+  placementProblem,
+} from './rules.js';
 import { tokenize, type Token, type TokenKind } from './tokenizer.js';
 import {
   ANY,
-  BOOL,
-  FLOAT,
-  INT,
+  DSPY_TYPES,
   MAX_SIGNATURE_FIELDS,
-  MAX_SIGNATURE_LENGTH,
   MAX_TYPE_DEPTH,
   STR,
-  fieldNameProblem,
-  formatLiteral,
-  formatType,
-  makeUnion,
+  assertNever,
+  containsDspy,
   typeDepth,
+  type DspyTypeName,
   type FieldSpec,
   type LiteralValue,
   type ParsedSignature,
   type TypeNode,
 } from './types.js';
-
-const SCALARS: Readonly<Record<string, TypeNode>> = {
-  str: STR,
-  string: STR,
-  int: INT,
-  float: FLOAT,
-  number: FLOAT,
-  bool: BOOL,
-  boolean: BOOL,
-  Any: ANY,
-  any: ANY,
-};
-
-const TYPE_EXPECTED =
-  'a type (str, int, float, bool, Any, list[...], dict[str, ...], Optional[...], Literal[...])';
-
-const PYTHON_CONSTANTS: Readonly<Record<string, LiteralValue>> = { True: true, False: false, None: null };
 
 /** Marker for `None` while a union is being read; only valid as a union member. */
 const NONE = null;
@@ -78,7 +62,7 @@ class Parser {
     return token;
   }
 
-  fail(token: Token, expected: string): never {
+  fail(token: Token, expected: string, refusal?: string): never {
     if (token.error !== undefined) throw token.error;
     const found =
       token.kind === 'eof'
@@ -91,6 +75,7 @@ class Parser {
       token.column,
       expected,
       `signature column ${token.column}: expected ${expected}, found ${found}`,
+      refusal,
     );
   }
 
@@ -99,11 +84,11 @@ class Parser {
     return this.next();
   }
 
-  /** A type bracket was opened: bounds the recursion (`Union[Union[...]]` nests no type). */
+  /** A bracket or parenthesis was opened: bounds the recursion (`Union[Union[...]]` nests no type). */
   enter(bracket: Token): void {
     this.openBrackets++;
     if (this.openBrackets > MAX_TYPE_DEPTH)
-      this.fail(bracket, `at most ${MAX_TYPE_DEPTH} nested type brackets`);
+      this.fail(bracket, `at most ${MAX_TYPE_DEPTH} nested type brackets`, Refusal.Limit);
   }
 
   leave(): void {
@@ -121,22 +106,40 @@ class Parser {
   fields(role: FieldSpec['role'], end: TokenKind, seen: Map<string, FieldSpec['role']>): FieldSpec[] {
     const fields: FieldSpec[] = [];
     const after = end === 'arrow' ? "',' or '->'" : "',' or end of signature";
+    let historySeen = false;
     while (this.peek.kind !== end) {
       const nameToken = this.peek;
+      if (nameToken.kind === 'star' || nameToken.kind === 'slash') {
+        this.fail(nameToken, 'a field name (no *args, **kwargs, * or / marker)', Refusal.StarParameter);
+      }
       if (nameToken.kind !== 'ident') this.fail(nameToken, 'a field name');
       this.next();
       const problem = fieldNameProblem(nameToken.text);
-      if (problem !== undefined) this.fail(nameToken, problem);
+      if (problem !== undefined) {
+        this.fail(nameToken, problem, nfkcProblem(nameToken.text) === problem ? Refusal.NotNfkc : undefined);
+      }
       const previous = seen.get(nameToken.text);
       if (previous !== undefined) {
-        this.fail(nameToken, `a field name not already used (it is an ${previous} already)`);
+        this.fail(
+          nameToken,
+          `a field name not already used (it is an ${previous} already)`,
+          Refusal.DuplicateField,
+        );
       }
-      if (seen.size >= MAX_SIGNATURE_FIELDS) this.fail(nameToken, `at most ${MAX_SIGNATURE_FIELDS} fields`);
+      if (seen.size >= MAX_SIGNATURE_FIELDS)
+        this.fail(nameToken, `at most ${MAX_SIGNATURE_FIELDS} fields`, Refusal.Limit);
       seen.set(nameToken.text, role);
       let type = STR;
       if (this.peek.kind === 'colon') {
         this.next();
+        const start = this.peek;
         type = this.fieldType();
+        const misplaced = placementProblem(type, role, historySeen);
+        if (misplaced !== undefined) this.fail(start, misplaced, Refusal.DspyPlacement);
+        historySeen ||= containsDspy(type, 'History');
+      }
+      if (this.peek.kind === 'equals') {
+        this.fail(this.peek, `${after} (no default values: DSPy ignores them)`, Refusal.DefaultValue);
       }
       fields.push({ name: nameToken.text, role, type, typeText: formatType(type) });
       if (this.peek.kind === 'comma') this.next();
@@ -149,8 +152,9 @@ class Parser {
   fieldType(): TypeNode {
     const start = this.peek;
     const type = this.union();
-    if (type === NONE) this.fail(start, `${TYPE_EXPECTED} other than None`);
-    if (typeDepth(type) > MAX_TYPE_DEPTH) this.fail(start, `a type nested at most ${MAX_TYPE_DEPTH} deep`);
+    if (type === NONE) this.fail(start, `${TYPE_EXPECTED} other than None`, Refusal.NoneType);
+    if (typeDepth(type) > MAX_TYPE_DEPTH)
+      this.fail(start, `a type nested at most ${MAX_TYPE_DEPTH} deep`, Refusal.Limit);
     return type;
   }
 
@@ -172,82 +176,200 @@ class Parser {
       const bracket = this.next();
       this.expect('rbracket', "']' (only 'T[]' may follow a complete type)");
       type = { kind: 'list', item: type };
-      if (++depth > MAX_TYPE_DEPTH) this.fail(bracket, `a type nested at most ${MAX_TYPE_DEPTH} deep`);
+      if (++depth > MAX_TYPE_DEPTH)
+        this.fail(bracket, `a type nested at most ${MAX_TYPE_DEPTH} deep`, Refusal.Limit);
     }
     return type;
   }
 
   primary(): TypeNode | null {
     const token = this.peek;
+    if (token.kind === 'lparen') return this.parenthesised();
+    if (token.kind === 'string') {
+      this.fail(token, `${TYPE_EXPECTED}, not a quoted name (a forward reference)`, Refusal.ForwardReference);
+    }
     if (token.kind !== 'ident') this.fail(token, TYPE_EXPECTED);
     this.next();
+    if (this.peek.kind === 'dot') return this.dotted(token);
+    return this.word(token, token.text);
+  }
+
+  /** `(T)` is `T`; `()` and `(T, U)` are tuples, which are no types. */
+  parenthesised(): TypeNode | null {
+    const open = this.next();
+    if (this.peek.kind === 'rparen') {
+      this.fail(this.peek, `${TYPE_EXPECTED} inside the parentheses`, Refusal.TypeArguments);
+    }
+    this.enter(open);
+    const inner = this.union();
+    if (this.peek.kind === 'comma') {
+      this.fail(this.peek, "')' (a parenthesised tuple is not a type: write X[a, b])", Refusal.TypeArguments);
+    }
+    this.expect('rparen', "')'");
+    this.leave();
+    return inner;
+  }
+
+  /** `dspy.<Type>` or `typing.<word>`; any other dotted path is refused. */
+  dotted(first: Token): TypeNode | null {
+    const parts = [first.text];
+    while (this.peek.kind === 'dot') {
+      this.next();
+      const part = this.peek;
+      if (part.kind !== 'ident') this.fail(part, 'a name after the dot');
+      this.next();
+      parts.push(part.text);
+    }
+    const [head, name] = parts;
+    if (parts.length === 2 && head === 'typing' && name !== undefined && TYPING_WORDS.has(name)) {
+      return this.word(first, name);
+    }
+    if (parts.length === 2 && head === 'dspy') {
+      if ((DSPY_TYPES as readonly string[]).includes(name ?? '')) return this.dspyType(name as DspyTypeName);
+      this.fail(first, `one of the DSPy types dspy.${DSPY_TYPES.join(', dspy.')}`, Refusal.DspyType);
+    }
+    return this.fail(
+      first,
+      `${TYPE_EXPECTED}; of dotted names only dspy.<Type> and typing.<name>`,
+      Refusal.DottedName,
+    );
+  }
+
+  dspyType(name: DspyTypeName): TypeNode {
+    if (name !== 'Code' || this.peek.kind !== 'lbracket') return { kind: 'dspy', name };
+    this.enter(this.next());
+    const language = this.peek;
+    if (language.kind !== 'string' || language.prefix !== '') {
+      this.fail(language, "the language as a quoted string, e.g. dspy.Code['python']");
+    }
+    this.next();
+    if (!CODE_LANGUAGE.test(language.text)) {
+      this.fail(language, 'a language of 1-32 letters, digits, _ + # . or -', Refusal.CodeLanguage);
+    }
+    this.closeArgs('dspy.Code takes one language');
+    return { kind: 'dspy', name, language: language.text };
+  }
+
+  /** A grammar word (`token` is where it starts, for errors). */
+  word(token: Token, name: string): TypeNode | null {
     // Own properties only: `constructor` or `toString` must not find Object.prototype's members.
-    if (Object.hasOwn(SCALARS, token.text)) return SCALARS[token.text] as TypeNode;
-    switch (token.text) {
+    if (Object.hasOwn(SCALARS, name)) return SCALARS[name] as TypeNode;
+    switch (name) {
       case 'None':
         return NONE;
       case 'list':
-      case 'List': {
-        if (!this.subscripted()) return { kind: 'list', item: ANY };
-        const item = this.closeWith(this.fieldType(), 'list');
-        this.leave();
-        return { kind: 'list', item };
-      }
+      case 'List':
+        return { kind: 'list', item: this.oneArg('list') ?? ANY };
+      case 'set':
+      case 'Set':
+        return this.setArgs();
       case 'dict':
-      case 'Dict': {
-        if (!this.subscripted()) return { kind: 'dict', value: ANY };
-        const value = this.dictArgs();
-        this.leave();
-        return { kind: 'dict', value };
-      }
+      case 'Dict':
+        return this.dictArgs();
+      case 'tuple':
+      case 'Tuple':
+        return this.tupleArgs();
       case 'Optional': {
-        this.enter(this.expect('lbracket', "'[' after Optional"));
-        const inner = this.closeWith(this.fieldType(), 'Optional');
-        this.leave();
+        if (this.peek.kind !== 'lbracket') this.fail(this.peek, "'[' after Optional");
+        const inner = this.oneArg('Optional') as TypeNode;
         return makeUnion([inner, NONE]);
       }
       case 'Union':
         return this.unionArgs();
       case 'Literal':
         return this.literalArgs();
-      default:
-        return this.fail(token, TYPE_EXPECTED);
+      case 'NoneType':
+        return this.fail(token, `${TYPE_EXPECTED} other than NoneType`, Refusal.NoneType);
+      default: {
+        const nfkc = nfkcProblem(name);
+        if (nfkc !== undefined) return this.fail(token, nfkc, Refusal.NotNfkc);
+        return this.fail(token, TYPE_EXPECTED, Refusal.UnknownType);
+      }
     }
   }
 
-  subscripted(): boolean {
+  /** `[` if present; `list[]` (the TypeScript postfix on a bare `list`) is refused, as by DSPy. */
+  openArgs(): boolean {
     if (this.peek.kind !== 'lbracket') return false;
-    // `list[]` is the TypeScript-style postfix on a bare `list`, which DSPy rejects too.
-    if (this.tokens[this.pos + 1]?.kind === 'rbracket')
-      this.fail(this.tokens[this.pos + 1] as Token, 'a type');
+    const following = this.tokens[this.pos + 1];
+    if (following?.kind === 'rbracket') this.fail(following, 'a type');
     this.enter(this.next());
     return true;
   }
 
-  closeWith(type: TypeNode, what: string): TypeNode {
-    this.expect('rbracket', `']' (${what} takes one type)`);
-    return type;
+  /** After the last argument: an optional trailing comma, then `]`. */
+  closeArgs(what: string): void {
+    if (this.peek.kind === 'comma' && this.tokens[this.pos + 1]?.kind === 'rbracket') this.next();
+    if (this.peek.kind === 'comma') this.fail(this.peek, `']' (${what})`, Refusal.TypeArguments);
+    this.expect('rbracket', `']' (${what})`);
+    this.leave();
+  }
+
+  /** `[T]` for list, set and Optional; undefined when no bracket follows. */
+  oneArg(what: string): TypeNode | undefined {
+    if (!this.openArgs()) return undefined;
+    const item = this.fieldType();
+    this.closeArgs(`${what} takes one type`);
+    return item;
+  }
+
+  setArgs(): TypeNode {
+    if (!this.openArgs()) return { kind: 'set', item: ANY };
+    const start = this.peek;
+    const item = this.fieldType();
+    if (!hashable(item)) {
+      this.fail(
+        start,
+        'a set item type whose values can be set members (not a list, dict, set or DSPy type)',
+        Refusal.SetItem,
+      );
+    }
+    this.closeArgs('set takes one type');
+    return { kind: 'set', item };
   }
 
   dictArgs(): TypeNode {
+    if (!this.openArgs()) return { kind: 'dict', value: ANY };
     const keyToken = this.peek;
     const key = this.fieldType();
-    if (key.kind !== 'str') this.fail(keyToken, 'str as the dict key type (JSON object keys are strings)');
-    this.expect('comma', "',' and the dict value type");
-    return this.closeWith(this.fieldType(), 'dict');
+    if (key.kind !== 'str') {
+      this.fail(keyToken, 'str as the dict key type (JSON object keys are strings)', Refusal.DictKey);
+    }
+    if (this.peek.kind !== 'comma')
+      this.fail(this.peek, "',' and the dict value type", Refusal.TypeArguments);
+    this.next();
+    const value = this.fieldType();
+    this.closeArgs('dict takes a key and a value type');
+    return { kind: 'dict', value };
+  }
+
+  tupleArgs(): TypeNode {
+    if (!this.openArgs()) return { kind: 'tuple', items: [ANY], variadic: true };
+    const items = [this.fieldType()];
+    if (this.peek.kind === 'comma' && this.tokens[this.pos + 1]?.kind === 'ellipsis') {
+      this.next();
+      this.next();
+      this.closeArgs('tuple[T, ...] takes one type before the ...');
+      return { kind: 'tuple', items, variadic: true };
+    }
+    while (this.peek.kind === 'comma' && this.tokens[this.pos + 1]?.kind !== 'rbracket') {
+      this.next();
+      items.push(this.fieldType());
+    }
+    this.closeArgs("',' or ']'");
+    return { kind: 'tuple', items, variadic: false };
   }
 
   unionArgs(): TypeNode {
     this.enter(this.expect('lbracket', "'[' after Union"));
     const start = this.peek;
     const members = [this.union()];
-    while (this.peek.kind === 'comma') {
+    while (this.peek.kind === 'comma' && this.tokens[this.pos + 1]?.kind !== 'rbracket') {
       this.next();
       members.push(this.union());
     }
-    this.expect('rbracket', "',' or ']'");
-    this.leave();
-    return makeUnion(members) ?? this.fail(start, `${TYPE_EXPECTED} other than None`);
+    this.closeArgs("',' or ']'");
+    return makeUnion(members) ?? this.fail(start, `${TYPE_EXPECTED} other than None`, Refusal.NoneType);
   }
 
   literalArgs(): TypeNode {
@@ -257,24 +379,74 @@ class Parser {
       const value = this.literalValue();
       // typing.Literal drops repeated values.
       if (!values.some((v) => v === value)) values.push(value);
-      if (this.peek.kind !== 'comma') break;
+      if (this.peek.kind !== 'comma' || this.tokens[this.pos + 1]?.kind === 'rbracket') break;
       this.next();
     }
-    this.expect('rbracket', "',' or ']'");
-    this.leave();
+    this.closeArgs("',' or ']'");
     return { kind: 'literal', values };
   }
 
   literalValue(): LiteralValue {
     const token = this.next();
-    if (token.kind === 'string') return token.text;
-    if (token.kind === 'number') return Number(token.text);
-    if (token.kind === 'ident' && Object.hasOwn(PYTHON_CONSTANTS, token.text))
-      return PYTHON_CONSTANTS[token.text] ?? null;
-    if (token.kind === 'minus') {
-      return this.fail(token, 'a literal value (DSPy cannot parse negative numbers in Literal)');
+    switch (token.kind) {
+      case 'string':
+        return this.strings(token);
+      case 'number': {
+        const n = numberValue(token.text);
+        return n.ok ? n.value : this.fail(token, n.expected, n.refusal);
+      }
+      case 'lparen': {
+        this.enter(token);
+        const value = this.literalValue();
+        if (this.peek.kind === 'comma') {
+          this.fail(this.peek, "')' (a parenthesised tuple: write Literal[a, b])", Refusal.TypeArguments);
+        }
+        this.expect('rparen', "')'");
+        this.leave();
+        return value;
+      }
+      case 'ellipsis':
+        return this.fail(token, 'a literal value JSON can hold (not ...)', Refusal.NotJson);
+      case 'minus':
+      case 'plus':
+        return this.fail(token, 'a literal value (DSPy cannot parse signed numbers in Literal)');
+      case 'ident':
+        if (Object.hasOwn(PYTHON_CONSTANTS, token.text)) return PYTHON_CONSTANTS[token.text] ?? null;
+        return this.fail(
+          token,
+          'a literal value (a quoted string, a number, True, False or None), not a type',
+          Refusal.LiteralValue,
+        );
+      case 'arrow':
+      case 'colon':
+      case 'comma':
+      case 'dot':
+      case 'eof':
+      case 'equals':
+      case 'error':
+      case 'lbracket':
+      case 'pipe':
+      case 'rbracket':
+      case 'rparen':
+      case 'slash':
+      case 'star':
+        return this.fail(token, 'a literal value (a quoted string, a number, True, False or None)');
+      default:
+        return assertNever(token.kind);
     }
-    return this.fail(token, 'a literal value (a quoted string, a number, True, False or None)');
+  }
+
+  /** Adjacent string literals are one value, as in Python (`'a' 'b'` is `'ab'`). */
+  strings(first: Token): string {
+    let value = '';
+    for (let token: Token | undefined = first; token !== undefined;) {
+      const prefix = token.prefix ?? '';
+      if (prefix.includes('b')) this.fail(token, 'a text string (JSON has no bytes)', Refusal.NotJson);
+      if (prefix.includes('f')) this.fail(token, 'a literal value (an f-string is an expression)');
+      value += token.text;
+      token = this.peek.kind === 'string' ? this.next() : undefined;
+    }
+    return value;
   }
 }
 
@@ -300,37 +472,4 @@ export function parseTypeText(text: string): TypeNode {
   const type = parser.fieldType();
   parser.expect('eof', "'|' or end of type");
   return type;
-}
-
-function checkLength(text: string): void {
-  if (text.length > MAX_SIGNATURE_LENGTH) {
-    throw new SignatureParseError(
-      text,
-      MAX_SIGNATURE_LENGTH + 1,
-      `at most ${MAX_SIGNATURE_LENGTH} characters`,
-      `signature: expected at most ${MAX_SIGNATURE_LENGTH} characters, found ${text.length}`,
-    );
-  }
-}
-
-/** DSPy splits on '->' before anything else, so a second one anywhere (even in a string) is an error. */
-function checkArrows(text: string): void {
-  const first = text.indexOf('->');
-  if (first === -1) {
-    throw new SignatureParseError(
-      text,
-      text.length + 1,
-      "'->' between inputs and outputs",
-      `signature column ${text.length + 1}: expected '->' between inputs and outputs, found end of signature`,
-    );
-  }
-  const second = text.indexOf('->', first + 2);
-  if (second !== -1) {
-    throw new SignatureParseError(
-      text,
-      second + 1,
-      "exactly one '->'",
-      `signature column ${second + 1}: expected exactly one '->', found a second one`,
-    );
-  }
 }

@@ -6,9 +6,13 @@ import type { z } from 'zod';
 import { SignatureParseError, ValidationError } from '../errors.js';
 import { preview } from '../protocol/names.js';
 import { LruCache, parseSignature } from './memo.js';
+import { formatSignature, formatType } from './format.js';
+import { fieldNameProblem } from './names.js';
 import { parseTypeText } from './parser.js';
+import { placementProblem } from './rules.js';
+import { Refusal } from './refusals.js';
 import type { CheckedSignature, ParseSignatureString, ParseTypeString, Simplify } from './type-level.js';
-import { fieldNameProblem, formatType, type FieldSpec, type TypeNode } from './types.js';
+import { containsDspy, type FieldSpec, type TypeNode } from './types.js';
 import {
   accepts,
   checkValue,
@@ -192,7 +196,7 @@ class TypedSignature<I, O> implements Signature<I, O> {
   }
 
   toString(): string {
-    return [formatFields(this.inputs), '->', formatFields(this.outputs)].filter((s) => s !== '').join(' ');
+    return formatSignature(this);
   }
 
   toJSON(): SignatureJSON {
@@ -229,11 +233,6 @@ class TypedSignature<I, O> implements Signature<I, O> {
   }
 }
 
-function formatFields(fields: readonly FieldSpec[]): string {
-  // Untyped means str to DSPy, and keeps the common case reading like DSPy's own examples.
-  return fields.map((f) => (f.type.kind === 'str' ? f.name : `${f.name}: ${f.typeText}`)).join(', ');
-}
-
 function parseJson(text: string): unknown {
   try {
     return JSON.parse(text) as unknown;
@@ -258,6 +257,7 @@ function buildFields(
 ): { fields: FieldSpec[]; overrides: Map<string, z.ZodType> } {
   const fields: FieldSpec[] = [];
   const overrides = new Map<string, z.ZodType>();
+  let historySeen = false;
   for (const [name, definition] of Object.entries(definitions)) {
     const problem = fieldNameProblem(name);
     if (problem !== undefined) {
@@ -275,6 +275,17 @@ function buildFields(
       overrides.set(name, spec);
       zodDescription = spec.description;
     }
+    const misplaced = placementProblem(type, role, historySeen);
+    if (misplaced !== undefined) {
+      throw new SignatureParseError(
+        name,
+        1,
+        misplaced,
+        `field '${name}': expected ${misplaced}`,
+        Refusal.DspyPlacement,
+      );
+    }
+    historySeen ||= containsDspy(type, 'History');
     const field: FieldSpec = { name, role, type, typeText: formatType(type) };
     const desc = description ?? zodDescription;
     fields.push(desc === undefined ? field : { ...field, description: desc });

@@ -1,9 +1,11 @@
 /**
  * Compile-time mirror of the parser: template-literal types that turn a signature literal into
  * its input and output object types, or into a {@link SignatureTypeError} naming the problem.
- * Anything the run-time parser rejects and these types cannot see still fails at run time.
+ * Anything the run-time parser rejects and these types cannot see still fails at run time. A
+ * literal with a comment or a line continuation gets loose records (the run-time parser reads it).
  */
-import type { PYTHON_KEYWORDS, RESERVED_FIELD_NAMES } from './types.js';
+import type { DspyValues } from './dspy-types.js';
+import type { PYTHON_KEYWORDS, RESERVED_FIELD_NAMES } from './names.js';
 
 declare const signatureErrorBrand: unique symbol;
 
@@ -15,7 +17,7 @@ export interface SignatureTypeError<Message extends string> {
 type Err<M extends string> = SignatureTypeError<M>;
 type Ok<T> = { readonly ok: T };
 
-type Space = ' ' | '\n' | '\t' | '\r';
+type Space = ' ' | '\n' | '\t' | '\r' | '\f';
 type TrimLeft<S extends string> = S extends `${Space}${infer R}` ? TrimLeft<R> : S;
 type TrimRight<S extends string> = S extends `${infer R}${Space}` ? TrimRight<R> : S;
 type Trim<S extends string> = TrimLeft<TrimRight<S>>;
@@ -23,7 +25,7 @@ type Trim<S extends string> = TrimLeft<TrimRight<S>>;
 /** Flattens an intersection for readable hovers and exact `expectTypeOf` comparisons. */
 export type Simplify<T> = { [K in keyof T]: T[K] } & {};
 
-/** Splits on a separator outside brackets and quotes, walking one character at a time. */
+/** Splits on a separator outside brackets, parentheses and quotes, walking one character at a time. */
 type SplitDeep<
   S extends string,
   Sep extends string,
@@ -37,9 +39,9 @@ type SplitDeep<
       ? Depth extends []
         ? SplitDeep<R, Sep, Depth, Quote, '', [...Acc, Cur]>
         : SplitDeep<R, Sep, Depth, Quote, `${Cur}${C}`, Acc>
-      : C extends '['
+      : C extends '[' | '('
         ? SplitDeep<R, Sep, [...Depth, 0], Quote, `${Cur}${C}`, Acc>
-        : C extends ']'
+        : C extends ']' | ')'
           ? SplitDeep<R, Sep, Depth extends [0, ...infer D extends 0[]] ? D : [], Quote, `${Cur}${C}`, Acc>
           : C extends "'" | '"'
             ? SplitDeep<R, Sep, Depth, C, `${Cur}${C}`, Acc>
@@ -59,7 +61,7 @@ type Occurrences<S extends string, C extends string, N extends 0[] = []> = S ext
   : N;
 type Without<T extends 0[], N extends 0[]> = T extends [...N, ...infer Rest extends 0[]] ? Rest : [];
 
-/** Re-joins pieces split inside brackets, counting brackets per piece rather than per character. */
+/** Re-joins pieces split inside brackets (or parentheses), counting them per piece rather than per character. */
 type MergeBrackets<
   Pieces extends string[],
   Sep extends string,
@@ -68,7 +70,10 @@ type MergeBrackets<
   Started extends boolean = false,
   Acc extends string[] = [],
 > = Pieces extends [infer P extends string, ...infer Rest extends string[]]
-  ? Without<[...Depth, ...Occurrences<P, '['>], Occurrences<P, ']'>> extends infer D extends 0[]
+  ? Without<
+      [...Depth, ...Occurrences<P, '['>, ...Occurrences<P, '('>],
+      [...Occurrences<P, ']'>, ...Occurrences<P, ')'>]
+    > extends infer D extends 0[]
     ? (Started extends true ? `${Cur}${Sep}${P}` : P) extends infer Joined extends string
       ? D extends []
         ? MergeBrackets<Rest, Sep, [], '', false, [...Acc, Joined]>
@@ -85,58 +90,69 @@ type MergeBrackets<
  */
 type Split<S extends string, Sep extends ',' | '|'> = S extends `${string}${"'" | '"'}${string}`
   ? SplitDeep<S, Sep>
-  : S extends `${string}[${string}`
+  : S extends `${string}${'[' | '('}${string}`
     ? MergeBrackets<SplitSimple<S, Sep>, Sep>
     : SplitSimple<S, Sep>;
 
-type Lower =
-  | 'a'
-  | 'b'
-  | 'c'
-  | 'd'
-  | 'e'
-  | 'f'
-  | 'g'
-  | 'h'
-  | 'i'
-  | 'j'
-  | 'k'
-  | 'l'
-  | 'm'
-  | 'n'
-  | 'o'
-  | 'p'
-  | 'q'
-  | 'r'
-  | 's'
-  | 't'
-  | 'u'
-  | 'v'
-  | 'w'
-  | 'x'
-  | 'y'
-  | 'z';
-type Letter = Lower | Uppercase<Lower>;
 type Digit = '0' | '1' | '2' | '3' | '4' | '5' | '6' | '7' | '8' | '9';
-type IdentTail<S extends string> = S extends ''
-  ? true
-  : S extends `${Letter | Digit | '_'}${infer R}`
-    ? IdentTail<R>
-    : false;
+/** ASCII characters no identifier has; any other character is left to the run-time check. */
+type AsciiNonIdent =
+  | ' '
+  | '\t'
+  | '\n'
+  | '\r'
+  | '\f'
+  | '\v'
+  | '!'
+  | '"'
+  | '#'
+  | '$'
+  | '%'
+  | '&'
+  | "'"
+  | '('
+  | ')'
+  | '*'
+  | '+'
+  | ','
+  | '-'
+  | '.'
+  | '/'
+  | ':'
+  | ';'
+  | '<'
+  | '='
+  | '>'
+  | '?'
+  | '@'
+  | '['
+  | '\\'
+  | ']'
+  | '^'
+  | '`'
+  | '{'
+  | '|'
+  | '}'
+  | '~';
+type IdentTail<S extends string> = S extends `${infer C}${infer R}`
+  ? C extends AsciiNonIdent
+    ? false
+    : IdentTail<R>
+  : true;
 
 type NameProblem<N extends string> = N extends ''
   ? 'empty field name'
   : N extends `_${string}`
     ? `field name '${N}' starts with an underscore`
-    : N extends `${Letter}${infer R}`
-      ? IdentTail<R> extends true
+    : N extends `${Digit | AsciiNonIdent}${string}`
+      ? `field name '${N}' is not an identifier`
+      : IdentTail<N> extends true
         ? N extends (typeof PYTHON_KEYWORDS)[number]
           ? `field name '${N}' is a Python keyword`
           : N extends (typeof RESERVED_FIELD_NAMES)[number]
             ? `field name '${N}' is reserved by DSPy`
             : never
-        : `field name '${N}' is not an identifier`
-      : `field name '${N}' is not an identifier`;
+        : `field name '${N}' is not an identifier`;
 
 type Scalars = {
   str: string;
@@ -148,8 +164,13 @@ type Scalars = {
   boolean: boolean;
   Any: unknown;
   any: unknown;
+  Text: string;
   list: unknown[];
   List: unknown[];
+  set: unknown[];
+  Set: unknown[];
+  tuple: unknown[];
+  Tuple: unknown[];
   dict: Record<string, unknown>;
   Dict: Record<string, unknown>;
 };
@@ -189,7 +210,11 @@ type ParseArgs<Parts extends string[], Acc = never> = Parts extends [
 type Wrap<R, F extends 'list' | 'dict' | 'optional'> =
   R extends Ok<infer V> ? Ok<F extends 'list' ? V[] : F extends 'dict' ? Record<string, V> : V | null> : R;
 
-type Generic = 'list' | 'List' | 'dict' | 'Dict' | 'Optional' | 'Union' | 'Literal';
+type Generic =
+  'list' | 'List' | 'set' | 'Set' | 'tuple' | 'Tuple' | 'dict' | 'Dict' | 'Optional' | 'Union' | 'Literal';
+
+/** The arguments inside a type's brackets, a trailing comma dropped. */
+type Args<S extends string> = DropTrailing<Split<S, ','>>;
 
 type ParseAtom<A extends string> = A extends keyof Scalars
   ? Ok<Scalars[A]>
@@ -197,39 +222,94 @@ type ParseAtom<A extends string> = A extends keyof Scalars
     ? Trim<Item> extends Generic
       ? Err<`'${A}' needs a type inside the brackets`>
       : Wrap<ParseType<Trim<Item>>, 'list'>
-    : A extends `${'list' | 'List'}[${infer Item}]`
-      ? Trim<Item> extends ''
-        ? Err<`'${A}' needs an item type`>
-        : Wrap<ParseType<Trim<Item>>, 'list'>
-      : A extends `${'dict' | 'Dict'}[${infer Args}]`
-        ? Split<Args, ','> extends [infer K extends string, infer V extends string]
-          ? Trim<K> extends 'str' | 'string'
-            ? Wrap<ParseType<Trim<V>>, 'dict'>
-            : Err<`'${A}': dict keys must be str`>
-          : Err<`'${A}' needs a key and a value type`>
-        : A extends `Optional[${infer Inner}]`
-          ? Split<Inner, ','> extends [string]
-            ? Wrap<ParseType<Trim<Inner>>, 'optional'>
-            : Err<`'${A}': Optional takes one type`>
-          : A extends `Union[${infer Args}]`
-            ? ParseArgs<Split<Args, ','>>
-            : A extends `Literal[${infer Values}]`
-              ? ParseLiterals<Split<Values, ','>>
-              : Err<`unknown type '${A}'`>;
+    : A extends `(${infer Inner})`
+      ? ParseType<Trim<Inner>>
+      : A extends `typing.${infer Rest}`
+        ? ParseAtom<Rest>
+        : A extends `dspy.${infer Rest}`
+          ? ParseDspy<Rest>
+          : A extends `${'list' | 'List' | 'set' | 'Set'}[${infer Item}]`
+            ? Args<Item> extends [infer I extends string]
+              ? Wrap<ParseType<Trim<I>>, 'list'>
+              : Err<`'${A}' needs one item type`>
+            : A extends `${'dict' | 'Dict'}[${infer DictArgs}]`
+              ? Args<DictArgs> extends [infer K extends string, infer V extends string]
+                ? Trim<K> extends 'str' | 'string' | 'Text'
+                  ? Wrap<ParseType<Trim<V>>, 'dict'>
+                  : Err<`'${A}': dict keys must be str`>
+                : Err<`'${A}' needs a key and a value type`>
+              : A extends `${'tuple' | 'Tuple'}[${infer TupleArgs}]`
+                ? ParseTuple<Args<TupleArgs>>
+                : A extends `Optional[${infer Inner}]`
+                  ? Args<Inner> extends [infer I extends string]
+                    ? Wrap<ParseType<Trim<I>>, 'optional'>
+                    : Err<`'${A}': Optional takes one type`>
+                  : A extends `Union[${infer UnionArgs}]`
+                    ? ParseArgs<Args<UnionArgs>>
+                    : A extends `Literal[${infer Values}]`
+                      ? ParseLiterals<Args<Values>>
+                      : Err<`unknown type '${A}'`>;
 
-type LiteralOf<V extends string> = V extends `'${infer S}'` | `"${infer S}"`
-  ? Ok<S>
-  : V extends 'True'
-    ? Ok<true>
-    : V extends 'False'
-      ? Ok<false>
-      : V extends 'None'
-        ? Ok<null>
-        : V extends `-${string}`
-          ? Err<`negative literal ${V} (DSPy cannot parse it)`>
-          : V extends `${infer N extends number}`
-            ? Ok<N>
-            : Err<`invalid literal value '${V}'`>;
+type ParseDspy<R extends string> = R extends keyof DspyValues
+  ? Ok<DspyValues[R]>
+  : R extends `Code[${string}]`
+    ? Ok<string>
+    : Err<`unknown DSPy type 'dspy.${R}'`>;
+
+type ParseTuple<P extends string[]> = P extends [infer I extends string, infer E extends string]
+  ? Trim<E> extends '...'
+    ? Wrap<ParseType<Trim<I>>, 'list'>
+    : ParseTupleItems<P>
+  : ParseTupleItems<P>;
+
+type ParseTupleItems<P extends string[], Acc extends unknown[] = []> = P extends [
+  infer H extends string,
+  ...infer R extends string[],
+]
+  ? ParseType<Trim<H>> extends infer X
+    ? X extends Ok<infer V>
+      ? ParseTupleItems<R, [...Acc, V]>
+      : X
+    : never
+  : Acc extends []
+    ? Err<'a tuple needs an item type'>
+    : Ok<Acc>;
+
+/** A quoted string's value: exact without escapes, `string` with escapes or adjacent strings. */
+type Quoted<V extends string, Raw extends boolean> = V extends `'${infer S}'`
+  ? Unquoted<S, "'", Raw>
+  : V extends `"${infer S}"`
+    ? Unquoted<S, '"', Raw>
+    : Err<`invalid literal value '${V}'`>;
+type Unquoted<S extends string, Q extends string, Raw extends boolean> = S extends `${string}${Q}${string}`
+  ? Ok<string>
+  : Raw extends true
+    ? Ok<S>
+    : S extends `${string}\\${string}`
+      ? Ok<string>
+      : Ok<S>;
+
+type LiteralOf<V extends string> = V extends `${"'" | '"'}${string}`
+  ? Quoted<V, false>
+  : V extends `${'u' | 'U'}${infer R extends `${"'" | '"'}${string}`}`
+    ? Quoted<R, false>
+    : V extends `${'r' | 'R'}${infer R extends `${"'" | '"'}${string}`}`
+      ? Quoted<R, true>
+      : V extends 'True'
+        ? Ok<true>
+        : V extends 'False'
+          ? Ok<false>
+          : V extends 'None'
+            ? Ok<null>
+            : V extends `(${infer Inner})`
+              ? LiteralOf<Trim<Inner>>
+              : V extends `${'-' | '+'}${string}`
+                ? Err<`negative literal ${V} (DSPy cannot parse it)`>
+                : V extends `${Digit | '.'}${string}`
+                  ? V extends `${infer N extends number}`
+                    ? Ok<N>
+                    : Ok<number>
+                  : Err<`invalid literal value '${V}'`>;
 
 type ParseLiterals<Parts extends string[], Acc = never> = Parts extends [
   infer P extends string,
@@ -308,11 +388,13 @@ type ParseSides<L extends string, R extends string> =
  */
 export type ParseSignatureString<S extends string> = string extends S
   ? { inputs: Record<string, unknown>; outputs: Record<string, unknown> }
-  : S extends `${infer L}->${infer R}`
-    ? R extends `${string}->${string}`
-      ? Err<"expected exactly one '->'">
-      : ParseSides<L, R>
-    : Err<"expected '->' between inputs and outputs">;
+  : S extends `${string}${'#' | '\\\n' | '\\\r'}${string}`
+    ? { inputs: Record<string, unknown>; outputs: Record<string, unknown> }
+    : S extends `${infer L}->${infer R}`
+      ? R extends `${string}->${string}`
+        ? Err<"expected exactly one '->'">
+        : ParseSides<L, R>
+      : Err<"expected '->' between inputs and outputs">;
 
 /** The TypeScript type of one type string such as `'list[str]'` or `'number[]'`. */
 export type ParseTypeString<T extends string> = string extends T

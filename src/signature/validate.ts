@@ -4,7 +4,9 @@
  * means 0.9). Errors name the field path, e.g. `inputs.items[2]`.
  */
 import { ValidationError } from '../errors.js';
-import { assertNever, formatLiteral, type TypeNode } from './types.js';
+import { DSPY_DESCRIPTIONS, DSPY_SCHEMAS } from './dspy-types.js';
+import { formatLiteral } from './format.js';
+import { assertNever, type TypeNode } from './types.js';
 
 /** How a value looks, in the words used by error messages. */
 export function describeValue(value: unknown): string {
@@ -33,8 +35,14 @@ export function describeType(node: TypeNode): string {
       return 'any value';
     case 'list':
       return 'array';
+    case 'set':
+      return 'array of distinct items';
+    case 'tuple':
+      return node.variadic ? 'array' : `array of ${node.items.length}`;
     case 'dict':
       return 'object';
+    case 'dspy':
+      return DSPY_DESCRIPTIONS[node.name];
     case 'optional':
       return `${describeType(node.inner)} or null`;
     case 'literal':
@@ -84,10 +92,49 @@ export function checkValue(node: TypeNode, value: unknown, path: string): void {
       if (!Array.isArray(value)) throw mismatch(path, node, value);
       for (let i = 0; i < value.length; i++) checkValue(node.item, value[i], `${path}[${i}]`);
       return;
+    case 'set': {
+      if (!Array.isArray(value)) throw mismatch(path, node, value);
+      for (let i = 0; i < value.length; i++) checkValue(node.item, value[i], `${path}[${i}]`);
+      const twice = firstDuplicate(value);
+      if (twice !== undefined)
+        throw new ValidationError(`${path}[${twice}]`, 'expected distinct items (a set), got a repeated one');
+      return;
+    }
+    case 'tuple':
+      if (!Array.isArray(value)) throw mismatch(path, node, value);
+      if (!node.variadic && value.length !== node.items.length) {
+        throw new ValidationError(
+          path,
+          `expected an array of ${node.items.length} items, got ${value.length}`,
+        );
+      }
+      for (let i = 0; i < value.length; i++) {
+        checkValue(
+          node.variadic ? (node.items[0] as TypeNode) : (node.items[i] as TypeNode),
+          value[i],
+          `${path}[${i}]`,
+        );
+      }
+      return;
     case 'dict':
       if (!isPlainObject(value)) throw mismatch(path, node, value);
       for (const key of Object.keys(value)) checkValue(node.value, value[key], `${path}.${key}`);
       return;
+    case 'dspy': {
+      const parsed = DSPY_SCHEMAS[node.name].safeParse(value);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        const suffix = (issue?.path ?? [])
+          .map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`))
+          .join('');
+        const message =
+          issue?.code === 'invalid_type' || issue?.path.length === 0
+            ? `expected ${describeType(node)}, got ${describeValue(value)}`
+            : (issue?.message ?? 'invalid value');
+        throw new ValidationError(`${path}${suffix}`, message);
+      }
+      return;
+    }
     case 'optional':
       if (value === null || value === undefined) return;
       try {
@@ -126,10 +173,23 @@ export function accepts(node: TypeNode, value: unknown): boolean {
       if (!Array.isArray(value)) return false;
       for (const item of value) if (!accepts(node.item, item)) return false;
       return true;
+    case 'set':
+      if (!Array.isArray(value)) return false;
+      for (const item of value) if (!accepts(node.item, item)) return false;
+      return firstDuplicate(value) === undefined;
+    case 'tuple':
+      if (!Array.isArray(value) || (!node.variadic && value.length !== node.items.length)) return false;
+      for (let i = 0; i < value.length; i++) {
+        if (!accepts(node.variadic ? (node.items[0] as TypeNode) : (node.items[i] as TypeNode), value[i]))
+          return false;
+      }
+      return true;
     case 'dict':
       if (!isPlainObject(value)) return false;
       for (const key in value) if (!accepts(node.value, value[key])) return false;
       return true;
+    case 'dspy':
+      return DSPY_SCHEMAS[node.name].safeParse(value).success;
     case 'optional':
       return value === null || value === undefined || accepts(node.inner, value);
     case 'literal':
@@ -180,6 +240,35 @@ export function coerceValue(node: TypeNode, value: unknown, path: string): unkno
       const list = fromJsonText(value, '[');
       if (!Array.isArray(list)) throw mismatch(path, node, value);
       return list.map((item, i) => coerceValue(node.item, item, `${path}[${i}]`));
+    }
+    case 'set': {
+      const list = fromJsonText(value, '[');
+      if (!Array.isArray(list)) throw mismatch(path, node, value);
+      const items = list.map((item, i) => coerceValue(node.item, item, `${path}[${i}]`));
+      // A set's members are distinct: repeats in a model's answer collapse into one.
+      const seen = new Set<string>();
+      return items.filter((item) => {
+        const key = memberKey(item);
+        return !seen.has(key) && seen.add(key) !== undefined;
+      });
+    }
+    case 'tuple': {
+      const list = fromJsonText(value, '[');
+      if (!Array.isArray(list) || (!node.variadic && list.length !== node.items.length)) {
+        throw mismatch(path, node, value);
+      }
+      return list.map((item, i) =>
+        coerceValue(
+          node.variadic ? (node.items[0] as TypeNode) : (node.items[i] as TypeNode),
+          item,
+          `${path}[${i}]`,
+        ),
+      );
+    }
+    case 'dspy': {
+      const candidate = fromJsonText(value, '{');
+      checkValue(node, candidate, path);
+      return candidate;
     }
     case 'dict': {
       const dict = fromJsonText(value, '{');
@@ -238,4 +327,20 @@ function coerceLiteral(node: Extract<TypeNode, { kind: 'literal' }>, value: unkn
     }
   }
   throw mismatch(path, node, value);
+}
+
+/** A set member's identity: its JSON text (JSON has one number type, so `1` and `1.0` are one member). */
+function memberKey(value: unknown): string {
+  return JSON.stringify(value) ?? 'undefined';
+}
+
+/** Index of the first item equal to an earlier one, or undefined. */
+function firstDuplicate(items: readonly unknown[]): number | undefined {
+  const seen = new Set<string>();
+  for (let i = 0; i < items.length; i++) {
+    const key = memberKey(items[i]);
+    if (seen.has(key)) return i;
+    seen.add(key);
+  }
+  return undefined;
 }

@@ -4,6 +4,8 @@
  */
 import { z } from 'zod';
 import { SignatureParseError } from '../errors.js';
+import { DSPY_SCHEMAS } from './dspy-types.js';
+import { makeUnion } from './format.js';
 import { isOmittable } from './validate.js';
 import {
   ANY,
@@ -12,7 +14,6 @@ import {
   INT,
   STR,
   assertNever,
-  makeUnion,
   type FieldSpec,
   type LiteralValue,
   type TypeNode,
@@ -33,6 +34,20 @@ export function typeToZod(node: TypeNode): z.ZodType {
       return z.unknown();
     case 'list':
       return z.array(typeToZod(node.item));
+    case 'set': {
+      const item = typeToZod(node.item);
+      return z
+        .array(item)
+        .refine((items) => new Set(items.map((v) => JSON.stringify(v))).size === items.length, {
+          message: 'expected distinct items (a set)',
+        });
+    }
+    case 'tuple': {
+      const items = node.items.map(typeToZod);
+      return node.variadic ? z.array(items[0] as z.ZodType) : z.tuple(items as [z.ZodType, ...z.ZodType[]]);
+    }
+    case 'dspy':
+      return DSPY_SCHEMAS[node.name];
     case 'dict':
       return z.record(z.string(), typeToZod(node.value));
     case 'optional':
@@ -69,7 +84,7 @@ export function outputsSchema(fields: readonly FieldSpec[], overrides: ZodOverri
 /**
  * The field type DSPy is told about for a zod schema. `z.object(...)` becomes `dict[str, Any]`
  * (a string signature cannot name a pydantic model); the zod schema still validates it here.
- * @throws {SignatureParseError} for schemas with no DSPy counterpart (dates, tuples, bigints, …).
+ * @throws {SignatureParseError} for schemas with no DSPy counterpart (dates, sets, bigints, …).
  */
 export function zodToType(schema: z.ZodType, fieldName: string): TypeNode {
   if (schema instanceof z.ZodString) return STR;
@@ -83,6 +98,12 @@ export function zodToType(schema: z.ZodType, fieldName: string): TypeNode {
     return { kind: 'dict', value: zodToType(schema.valueType as z.ZodType, fieldName) };
   }
   if (schema instanceof z.ZodObject) return { kind: 'dict', value: ANY };
+  if (schema instanceof z.ZodTuple) {
+    const items = (schema._zod.def.items as readonly z.ZodType[]).map((m) => zodToType(m, fieldName));
+    if (items.length === 0 || schema._zod.def.rest !== null)
+      unsupported(fieldName, 'a tuple with a rest or no items');
+    return { kind: 'tuple', items, variadic: false };
+  }
   if (schema instanceof z.ZodOptional || schema instanceof z.ZodNullable || schema instanceof z.ZodDefault) {
     const inner = zodToType(schema.unwrap() as z.ZodType, fieldName);
     return makeUnion([inner, null]) ?? inner;
@@ -111,7 +132,7 @@ function unsupported(fieldName: string, what: string): never {
   throw new SignatureParseError(
     fieldName,
     1,
-    'a zod schema DSPy can express (string, number, int, boolean, array, record, literal, enum, union, optional, nullable, object, unknown)',
+    'a zod schema DSPy can express (string, number, int, boolean, array, tuple, record, literal, enum, union, optional, nullable, object, unknown)',
     `field '${fieldName}': ${what} has no DSPy signature type`,
   );
 }

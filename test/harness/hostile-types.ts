@@ -34,7 +34,7 @@ const atoms = [
   "__import__('os').environ",
   'NoneType',
   'bytes',
-  'tuple',
+  'frozenset',
   'constructor',
   'toString',
   '__proto__',
@@ -43,13 +43,18 @@ const atoms = [
   'os．environ',
 ];
 
+/** The dotted names the grammar allows (docs/signatures.md): never hostile. */
+const ALLOWED_DOTTED =
+  /^(?:dspy\.(?:Image|Audio|File|History|Tool|ToolCalls|Code|Reasoning)|typing\.(?:Any|Text|List|Dict|Tuple|Set|Optional|Union|Literal))$/;
+
 const identifier = fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_]{0,10}$/);
 const dotted = fc
   .array(fc.oneof(fc.constantFrom(...modules), fc.constantFrom(...attributes), identifier), {
     minLength: 2,
     maxLength: 4,
   })
-  .map((parts) => parts.join('.'));
+  .map((parts) => parts.join('.'))
+  .filter((name) => !ALLOWED_DOTTED.test(name));
 const atom = fc.oneof(fc.constantFrom(...atoms), dotted);
 
 /** A type expression with at least one name outside the grammar, possibly inside a constructor. */

@@ -23,9 +23,17 @@ export interface RecordedRequest {
   at: number;
 }
 
+/** One part of a multimodal message (OpenAI's content parts: text, image_url, input_audio, file). */
+export interface ContentPart {
+  type: string;
+  text?: string;
+  image_url?: { url: string };
+  [key: string]: unknown;
+}
+
 export interface ChatBody {
   model?: string;
-  messages?: Array<{ role: string; content?: string | null }>;
+  messages?: Array<{ role: string; content?: string | ContentPart[] | null }>;
   stream?: boolean;
   tools?: unknown[];
   response_format?: { type: string; json_schema?: { schema?: Record<string, unknown> } };
@@ -104,11 +112,17 @@ export function valueOf(name: string, type: string, seed: string): unknown {
   return `${name} for ${seed}`;
 }
 
+/** A message's text: its content, or the text parts of a multimodal content, joined. */
+export function textOf(content: string | ContentPart[] | null | undefined): string {
+  if (typeof content === 'string') return content;
+  return (content ?? []).map((part) => (part.type === 'text' ? (part.text ?? '') : '')).join('');
+}
+
 /** The deterministic answer's text for a request. */
 export function deterministicContent(body: ChatBody): string {
   const messages = body.messages ?? [];
-  const system = messages.find((m) => m.role === 'system')?.content ?? '';
-  const user = [...messages].reverse().find((m) => m.role === 'user')?.content ?? '';
+  const system = textOf(messages.find((m) => m.role === 'system')?.content);
+  const user = textOf([...messages].reverse().find((m) => m.role === 'user')?.content);
   const seed = seedOf(user);
   const fields = outputFields(system);
   const values = Object.fromEntries(fields.map((f) => [f.name, valueOf(f.name, f.type, seed)]));

@@ -9,7 +9,7 @@ import { decode, encode, Encoding } from '../../src/protocol/codec.js';
 import { CompileReplySchema, type OptimizeEvent } from '../../src/protocol/optimize.js';
 import { eventually } from '../harness/eventually.js';
 import { client, startNats, type NatsServer } from '../harness/nats.js';
-import { startOpenAiServer, type OpenAiServer } from '../harness/openai-server.js';
+import { startOpenAiServer, textOf, type OpenAiServer } from '../harness/openai-server.js';
 import { startRuntime } from '../harness/runtime.js';
 
 // The optimizer pool runs DSPy's DummyLM, whose answer is "answer for <question>": an example passes
@@ -101,7 +101,7 @@ describe('DSPy optimizers in the optimizer pool', () => {
     });
     expect(out.outputs.answer).toBe('answer for Tallest mountain: Everest');
     expect(lm.count()).toBe(before + 1);
-    const prompt = (lm.requests.at(-1)!.body.messages ?? []).map((m) => m.content ?? '').join('\n');
+    const prompt = (lm.requests.at(-1)!.body.messages ?? []).map((m) => textOf(m.content)).join('\n');
     expect(prompt).toContain('Capital of France? Paris');
     expect(prompt).toContain('answer for Colour of the sky: blue');
   });

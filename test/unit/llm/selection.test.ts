@@ -36,6 +36,12 @@ describe('selectAdapter', () => {
     expect(pick({ ...plain, pool: 'optimizer' }).reason).toBe('pool');
   });
 
+  it("sends signatures with DSPy's own types to Python, whose adapters format them", () => {
+    for (const sig of ['img: dspy.Image -> a', 'q, h: dspy.History -> a', 'q -> c: Optional[dspy.Code]']) {
+      expect(pick({ ...plain, signature: sig })).toEqual({ adapter: 'python', reason: 'types' });
+    }
+  });
+
   it('honours config.adapter and rejects an unknown or unavailable one naming the field', () => {
     expect(pick({ ...plain, config: { adapter: 'python' } })).toEqual({
       adapter: 'python',

@@ -69,7 +69,32 @@ describe('signature and type strings are parsed when a message is decoded', () =
     expect(error.details).toMatchObject({ field: 'signature' });
     expect(error.message).toContain('expected at least one output field');
     const ok = parseMessage(PredictRequestSchema, cases[0][2]('q: str -> a: list[int]'), 'predict');
-    expect(ok.signature).toBe('q: str -> a: list[int]');
+    expect(ok.signature).toBe('q -> a: list[int]');
+  });
+
+  it('decodes every signature and type to its canonical text, the one workers are sent', () => {
+    const spellings: Array<[string, string]> = [
+      ['q: string, k: number[] -> a: typing.List[str,]', 'q, k: list[float] -> a: list[str]'],
+      ["q -> a: Literal[u'x' 'y', 0x10, 1e-7]", "q -> a: Literal['xy', 16, 1e-7]"],
+      ['q,  # the question\n  img: dspy.Image -> a: (int | None)', 'q, img: dspy.Image -> a: Optional[int]'],
+    ];
+    for (const [text, canonical] of spellings) {
+      const body = parseMessage(PredictRequestSchema, cases[0][2](text), 'predict');
+      expect(body.signature).toBe(canonical);
+      const compiled = parseMessage(CompileRequestSchema, cases[2][2](text), 'compile');
+      expect(compiled.signature).toBe(canonical);
+    }
+    const variable = parseMessage(
+      VarDefineRequestSchema,
+      { name: 'v', value: [1], spec: { type: 'List[number,]' } },
+      'var',
+    );
+    expect(variable.spec?.type).toBe('list[float]');
+  });
+
+  it('carries the refusal code of a deliberate refusal in the details', () => {
+    const error = rejection(() => parseMessage(PredictRequestSchema, cases[0][2]('a, a -> b'), 'predict'));
+    expect(error.details).toMatchObject({ field: 'signature', column: 4, refusal: 'duplicate-field' });
   });
 
   it('refuses a variable type outside the grammar, naming spec.type', () => {

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isSignatureParseError } from '../../../src/errors.js';
-import { parseSignature, signature } from '../../../src/signature/index.js';
+import { Refusal, formatSignature, parseSignature, signature } from '../../../src/signature/index.js';
 
 interface ValidCase {
   id: string;
@@ -20,6 +20,7 @@ interface InvalidCase {
   valid: false;
   column: number;
   dspy_accepts?: boolean;
+  refusal?: string;
 }
 type Case = ValidCase | InvalidCase;
 
@@ -72,5 +73,15 @@ describe('signature fixtures shared with the DSPy parity test', () => {
     expect(caught.expected.length).toBeGreaterThan(0);
     expect(caught.message).toContain(`column ${c.column}`);
     expect(caught.details).toMatchObject({ field: 'signature', column: c.column });
+    // What DSPy accepts is refused on purpose, with a documented refusal code.
+    if (c.dspy_accepts === true) expect(Object.values(Refusal)).toContain(c.refusal);
+    if (c.refusal !== undefined) {
+      expect(caught.refusal).toBe(c.refusal);
+      expect(caught.details).toMatchObject({ refusal: c.refusal });
+    }
+  });
+
+  it.each(valid)('reads the canonical form of %s back to itself', (_id, c) => {
+    expect(formatSignature(parseSignature(c.canonical))).toBe(c.canonical);
   });
 });

@@ -7,7 +7,11 @@ import {
   type InferOutputs,
   type ParseSignatureString,
   type ParseTypeString,
+  type FileValue,
+  type HistoryValue,
   type SignatureTypeError,
+  type ToolCallsValue,
+  type ToolValue,
 } from '../../../src/signature/index.js';
 
 describe('signature string inference', () => {
@@ -88,6 +92,54 @@ describe('signature string inference', () => {
     expectTypeOf<InferInputs<typeof _sig>>().toEqualTypeOf<{ q: number }>();
     expectTypeOf<InferOutputs<typeof _sig>>().toEqualTypeOf<{ a: string[] }>();
     expectTypeOf<InferOutputs<'q -> a: bool'>>().toEqualTypeOf<{ a: boolean }>();
+  });
+
+  it("infers DSPy's types, tuples, sets and the typing spellings", () => {
+    type S =
+      ParseSignatureString<"photo: dspy.Image, doc: dspy.File, h: dspy.History, tools: list[dspy.Tool], t: typing.Text -> calls: dspy.ToolCalls, code: dspy.Code['python'], pair: tuple[int, str,], tags: set[str], more: Tuple[float, ...], opt: (int | None), why: dspy.Reasoning">;
+    expectTypeOf<S['inputs']>().toEqualTypeOf<{
+      photo: string;
+      doc: FileValue;
+      h: HistoryValue;
+      tools: ToolValue[];
+      t: string;
+    }>();
+    expectTypeOf<S['outputs']>().toEqualTypeOf<{
+      calls: ToolCallsValue;
+      code: string;
+      pair: [number, string];
+      tags: string[];
+      more: number[];
+      opt: number | null;
+      why: string;
+    }>();
+  });
+
+  it('reads parentheses as grouping, inside brackets too', () => {
+    type S =
+      ParseSignatureString<"x: dict[str, (int | None)], y: Literal['a', ('b')] -> z: list[(str)], w: (bool)">;
+    expectTypeOf<S['inputs']>().toEqualTypeOf<{ x: Record<string, number | null>; y: 'a' | 'b' }>();
+    expectTypeOf<S['outputs']>().toEqualTypeOf<{ z: string[]; w: boolean }>();
+  });
+
+  it('infers Python literal forms and non-English names', () => {
+    type S =
+      ParseSignatureString<"café, 名前: int -> a: Literal[u'x', r'\\d', 1_000, 0x1f, 'it' 's', ('p')], b: Literal['plain']">;
+    expectTypeOf<S['inputs']>().toEqualTypeOf<{ café: string; 名前: number }>();
+    // u'x' and r'\\d' are exact; adjacent strings give string (which absorbs them).
+    expectTypeOf<S['outputs']>().toEqualTypeOf<{ a: number | string; b: 'plain' }>();
+  });
+
+  it('reads string prefixes exactly', () => {
+    type S = ParseSignatureString<"q -> a: Literal[u'x', U\"y\", r'\\d']">;
+    expectTypeOf<S['outputs']>().toEqualTypeOf<{ a: 'x' | 'y' | '\\d' }>();
+  });
+
+  it('gives loose records to a literal with a comment or a line continuation', () => {
+    expectTypeOf<ParseSignatureString<'q, # the question\n c -> a'>>().toEqualTypeOf<{
+      inputs: Record<string, unknown>;
+      outputs: Record<string, unknown>;
+    }>();
   });
 
   it('types one type string', () => {

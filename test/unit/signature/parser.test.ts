@@ -45,7 +45,7 @@ describe('parseSignature', () => {
   });
 
   it('reports the earliest problem in the text', () => {
-    expect(() => parseSignature('a: typing.List[str] -> b')).toThrow(/column 4/);
+    expect(() => parseSignature('a: typing.Sequence[str] -> b')).toThrow(/column 4/);
     expect(() => parseSignature("a: 'int' -> b")).toThrow("found the string 'int'");
   });
 });
