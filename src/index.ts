@@ -7,10 +7,10 @@ export type { Runtime, RuntimeOptions, CallOptions } from './runtime/runtime.js'
 export type { PoolOptions, RuntimeConfig } from './runtime/config.js';
 export { createClient } from './runtime/client.js';
 export type { Client, ClientOptions, ClientCallOptions } from './runtime/client.js';
-export { DEFAULT_INBOX_PREFIX, NatsRole } from './runtime/nats-connect.js';
-export type { NatsAuth, NatsTls } from './runtime/nats-connect.js';
-export { startNatsServer } from './runtime/nats-server.js';
-export type { NatsServer, NatsServerOptions } from './runtime/nats-server.js';
+export { DEFAULT_INBOX_PREFIX, NatsRole } from './nats/nats-connect.js';
+export type { NatsAuth, NatsTls } from './nats/nats-connect.js';
+export { startNatsServer } from './nats/nats-server.js';
+export type { NatsServer, NatsServerOptions } from './nats/nats-server.js';
 
 export {
   DspexError,
@@ -228,7 +228,7 @@ export type { Tool, AnyTool, ToolConfig, ToolContext } from './modules/tool.js';
 export { Module } from './modules/composed.js';
 export type { BatchOptions } from './modules/batch.js';
 export type { ModuleState, PredictorState } from './modules/state.js';
-export type { ToolRegistry } from './runtime/tools.js';
+export type { ToolRegistry } from './modules/tool-registry.js';
 export { ToolRequestSchema, ToolReplySchema, ToolSpecSchema } from './protocol/schemas.js';
 export type { ToolSpec, ToolRequest, ToolReply } from './protocol/schemas.js';
 
@@ -276,4 +276,4 @@ export { planBatch } from './orchestrator/strategy.js';
 export type { Strategy, TaskAnalysis } from './orchestrator/strategy.js';
 export type { LatencyEstimate } from './orchestrator/pattern-store.js';
 export type { BatchProgress, ItemResult } from './actors/batch-machine.js';
-export { RoutingStrategy } from './runtime/routing.js';
+export { RoutingStrategy } from './pools/routing.js';

@@ -12,7 +12,7 @@ import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { pino } from 'pino';
 import { createRuntime, type Runtime } from '../../src/index.js';
-import { startNatsServer } from '../../src/runtime/nats-server.js';
+import { startNatsServer } from '../../src/nats/nats-server.js';
 import { perSecond, ratio, summarize } from '../lib/stats.js';
 import type { BenchRow, Scenario, ScenarioResult } from '../types.js';
 

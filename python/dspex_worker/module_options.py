@@ -2,7 +2,7 @@
 
 The result is a :class:`ModuleSpec`: everything a module is built from, hashable, so a worker builds a
 module once per distinct spec (see ``modules.ModuleCache``). Errors are 400s naming the field, the same
-ones the runtime node gives (``src/runtime/predict.ts``).
+ones the runtime node gives (``src/modules/prepare-predict.ts``).
 """
 
 from __future__ import annotations

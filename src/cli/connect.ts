@@ -7,8 +7,8 @@ import {
   NatsRole,
   NatsAuthSchema,
   type NatsAuth,
-} from '../runtime/nats-connect.js';
-import { parseNatsUrls, type NatsTarget } from '../runtime/nats-url.js';
+} from '../nats/nats-connect.js';
+import { parseNatsUrls, type NatsTarget } from '../nats/nats-url.js';
 import { usageError } from './command.js';
 
 /** A {@link Client} for one CLI command over its own connection; closing it closes the connection. */

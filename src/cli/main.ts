@@ -1,5 +1,5 @@
 import { isDspexError } from '../errors.js';
-import { VERSION } from '../runtime/version.js';
+import { VERSION } from '../version.js';
 import { ExitCode, type CliIo, type Command } from './command.js';
 import { nodeCommand } from './node-command.js';
 import { predictCommand } from './predict-command.js';

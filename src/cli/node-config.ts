@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { z } from 'zod';
 import { configFromEnv, RuntimeOptionsSchema, type RuntimeConfig } from '../runtime/config.js';
 import { usageError } from './command.js';
-import { parseNatsUrls, type NatsTarget } from '../runtime/nats-url.js';
+import { parseNatsUrls, type NatsTarget } from '../nats/nats-url.js';
 
 /**
  * The config of `dspex node`, from three layers: a JSON file (the {@link RuntimeConfig} shape), the

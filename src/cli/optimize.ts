@@ -15,7 +15,7 @@ import { subjects as makeSubjects } from '../protocol/subjects.js';
 import { DspexError, ErrorCode } from '../errors.js';
 import { ExitCode, parseFlags, positiveInt, usageError, type CliIo, type Command } from './command.js';
 import { connectClient, CONNECTION_FLAGS, CONNECTION_HELP, connectionTarget } from './connect.js';
-import type { NatsTarget } from '../runtime/nats-url.js';
+import type { NatsTarget } from '../nats/nats-url.js';
 
 /** What `dspex optimize` does. */
 export type OptimizeAction =

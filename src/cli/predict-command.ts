@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import type { PredictReply, PredictRequest } from '../protocol/schemas.js';
 import { ExitCode, parseFlags, positiveInt, usageError, type Command } from './command.js';
 import { connectClient, CONNECTION_FLAGS, CONNECTION_HELP, connectionTarget } from './connect.js';
-import type { NatsTarget } from '../runtime/nats-url.js';
+import type { NatsTarget } from '../nats/nats-url.js';
 
 export interface PredictCommandOptions {
   target: NatsTarget;

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { ErrorCode, isDspexError } from '../errors.js';
 import { ExitCode, parseFlags, positiveInt, usageError, type Command } from './command.js';
 import { connectClient, CONNECTION_FLAGS, CONNECTION_HELP, connectionTarget } from './connect.js';
-import type { NatsTarget } from '../runtime/nats-url.js';
+import type { NatsTarget } from '../nats/nats-url.js';
 import { checkStatus, type StatusCheck } from './status-check.js';
 import { formatStatus } from './status-table.js';
 

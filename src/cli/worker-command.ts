@@ -1,14 +1,14 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { isDspexError } from '../errors.js';
-import { VERSION } from '../runtime/version.js';
+import { VERSION } from '../version.js';
 import {
   executable,
   locateWorker,
   packageRoot,
   workerCacheDir,
   type WorkerSource,
-} from '../runtime/worker-location.js';
+} from '../workers/location.js';
 import { ExitCode, parseFlags, usageError, type CliIo, type Command } from './command.js';
 import { installWorker } from './worker-install.js';
 import { parseWorkerKey, printWorkerKeys, WORKER_KEY_HELP, type WorkerKeyOptions } from './worker-key.js';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { DspexError, ErrorCode } from '../errors.js';
-import { INSTALL_STAMP, readInstallStamp, type InstallStamp } from '../runtime/worker-location.js';
+import { INSTALL_STAMP, readInstallStamp, type InstallStamp } from '../workers/location.js';
 
 /** Oldest Python the worker runs on (`requires-python` in python/pyproject.toml). */
 export const MIN_PYTHON: readonly [number, number] = [3, 11];

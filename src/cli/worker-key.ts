@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { isName, NameKind, nameRule, preview } from '../protocol/names.js';
-import { deriveWorkerKey, loadWorkerSecrets } from '../runtime/worker-identity.js';
+import { deriveWorkerKey, loadWorkerSecrets } from '../workers/identity.js';
 import { parseFlags, usageError, type CliIo } from './command.js';
 
 /** What `dspex worker key` needs: the ids to print keys for and the cluster worker secret. */

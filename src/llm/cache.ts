@@ -5,7 +5,7 @@
  */
 import type { NatsConnection } from '@nats-io/nats-core';
 import { type KV } from '@nats-io/kv';
-import { openBucket } from '../runtime/kv-bucket.js';
+import { openBucket } from '../nats/kv-bucket.js';
 import type { Logger } from 'pino';
 import type { Counter } from 'prom-client';
 import { decode, encode, Encoding } from '../protocol/codec.js';

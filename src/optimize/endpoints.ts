@@ -2,7 +2,7 @@
  * The `dspex.rpc.optimize.*` endpoints of the public service: `compile` runs a DSPy optimizer in the
  * optimizer pool until it ends (set `Dspex-Deadline` for long runs), `cancel` stops a run.
  */
-import type { EndpointDefinition, RequestContext } from '../runtime/service.js';
+import type { EndpointDefinition, RequestContext } from '../nats/service.js';
 import {
   CancelRequestSchema,
   CompileRequestSchema,

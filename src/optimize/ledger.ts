@@ -7,7 +7,7 @@
  */
 import type { NatsConnection } from '@nats-io/nats-core';
 import { type KV } from '@nats-io/kv';
-import { openBucket } from '../runtime/kv-bucket.js';
+import { openBucket } from '../nats/kv-bucket.js';
 import { z } from 'zod';
 import { decode, encode, Encoding } from '../protocol/codec.js';
 import { isWrongLastSequence } from '../variables/buckets.js';

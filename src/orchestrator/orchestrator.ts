@@ -9,7 +9,7 @@ import {
 } from '../actors/batch-machine.js';
 import { DspexError, ErrorCode, isDspexError } from '../errors.js';
 import type { PredictReply, PredictRequest } from '../protocol/schemas.js';
-import type { AttemptResult } from '../runtime/dispatcher.js';
+import type { AttemptResult } from '../pools/dispatcher.js';
 import { PatternStore, type LatencyEstimate } from './pattern-store.js';
 import { planBatch, type Strategy } from './strategy.js';
 

@@ -3,9 +3,9 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { type KV } from '@nats-io/kv';
 import type { Logger } from 'pino';
 import { decode, encode, Encoding } from '../protocol/codec.js';
-import type { AttemptResult } from '../runtime/dispatcher.js';
-import { LatencyStats } from './latency-stats.js';
-import { openBucket } from '../runtime/kv-bucket.js';
+import type { AttemptResult } from '../pools/dispatcher.js';
+import { LatencyStats } from '../pools/latency-stats.js';
+import { openBucket } from '../nats/kv-bucket.js';
 
 /** What the store learns from: one finished attempt on a worker. */
 export type PatternSample = Pick<

@@ -9,7 +9,7 @@ import {
   type PipelineRunRequest,
   type RunRecord,
 } from '../protocol/pipelines.js';
-import type { EndpointDefinition } from '../runtime/service.js';
+import type { EndpointDefinition } from '../nats/service.js';
 import type { PipelineEngine } from './engine.js';
 
 /** Endpoint definitions to add to the node's service. */

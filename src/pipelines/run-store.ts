@@ -16,7 +16,7 @@ import {
   type JetStreamClient,
 } from '@nats-io/jetstream';
 import { type KV } from '@nats-io/kv';
-import { openBucket } from '../runtime/kv-bucket.js';
+import { openBucket } from '../nats/kv-bucket.js';
 import { decode, encode, Encoding } from '../protocol/codec.js';
 import {
   CheckpointSchema,

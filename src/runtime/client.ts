@@ -12,7 +12,7 @@ import {
   type StatusReply,
 } from '../protocol/schemas.js';
 import { subjects as makeSubjects } from '../protocol/subjects.js';
-import { natsAuthFromEnv, natsConnectionOptions, NatsRole, type NatsAuth } from './nats-connect.js';
+import { natsAuthFromEnv, natsConnectionOptions, NatsRole, type NatsAuth } from '../nats/nats-connect.js';
 
 /**
  * Options of {@link createClient}. Login, TLS and inbox prefix ({@link NatsAuth}) apply when the

@@ -4,8 +4,8 @@ import { LlmOptionsSchema } from '../llm/options.js';
 import { VariablesOptionsSchema } from '../variables/options.js';
 import { PipelinesOptionsSchema } from '../pipelines/options.js';
 import { SessionsOptionsSchema } from '../sessions/options.js';
-import { loginMethods, natsAuthFromEnv, NatsAuthSchema, type NatsAuth } from './nats-connect.js';
-import { isForbiddenWorkerEnv } from './worker-env.js';
+import { loginMethods, natsAuthFromEnv, NatsAuthSchema, type NatsAuth } from '../nats/nats-connect.js';
+import { isForbiddenWorkerEnv } from '../workers/env.js';
 import { NodeIdSchema, PoolNameSchema, PrefixSchema } from '../protocol/names.js';
 
 /** One pool of Python DSPy workers. */

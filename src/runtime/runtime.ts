@@ -33,28 +33,33 @@ import {
   type RuntimeConfig,
 } from './config.js';
 import { Orchestrator, type PoolView } from '../orchestrator/orchestrator.js';
-import { Dispatcher } from './dispatcher.js';
-import { startNatsServer, type NatsServer } from './nats-server.js';
+import { Dispatcher } from '../pools/dispatcher.js';
+import { startNatsServer, type NatsServer } from '../nats/nats-server.js';
 import { NodeRegistry } from './node-registry.js';
-import { preparePredict } from './predict.js';
-import { startService, type Refusal, type RequestContext } from './service.js';
-import { InflightGate } from './admission.js';
+import { preparePredict } from '../modules/prepare-predict.js';
+import { startService, type Refusal, type RequestContext } from '../nats/service.js';
+import { InflightGate } from '../pools/admission.js';
 import { installLastResort } from './last-resort.js';
 import { buildStatus } from './status.js';
-import { NatsToolRegistry, type ToolRegistry } from './tools.js';
-import { VERSION } from './version.js';
+import { NatsToolRegistry, type ToolRegistry } from '../modules/tool-registry.js';
+import { VERSION } from '../version.js';
 import {
   defaultWorkerCommand,
   DirectLauncher,
   ZygoteLauncher,
   type WorkerLauncher,
-} from './worker-launcher.js';
-import { workerProcessLogic } from './worker-process.js';
-import { DEFAULT_INBOX_PREFIX, natsConnectionOptions, NatsRole, type NatsAuth } from './nats-connect.js';
-import { resolveWorkerConnection } from './worker-connection.js';
-import { workerEnvironment } from './worker-env.js';
-import { loadWorkerSecrets, WorkerIdentity } from './worker-identity.js';
-import { WorkerRequests } from './worker-requests.js';
+} from '../workers/launcher.js';
+import { workerProcessLogic } from '../workers/process.js';
+import {
+  DEFAULT_INBOX_PREFIX,
+  natsConnectionOptions,
+  NatsRole,
+  type NatsAuth,
+} from '../nats/nats-connect.js';
+import { resolveWorkerConnection } from '../workers/connection.js';
+import { workerEnvironment } from '../workers/env.js';
+import { loadWorkerSecrets, WorkerIdentity } from '../workers/identity.js';
+import { WorkerRequests } from '../workers/requests.js';
 import { variableEndpoints } from '../variables/endpoints.js';
 import { Optimizer } from '../optimize/compile.js';
 import { optimizeEndpoints } from '../optimize/endpoints.js';

@@ -1,7 +1,7 @@
 import type { StatusReply } from '../protocol/schemas.js';
 import type { ResolvedPoolOptions } from './config.js';
 import type { KnownNode } from './node-registry.js';
-import type { RoutableWorker } from './routing.js';
+import type { RoutableWorker } from '../pools/routing.js';
 import type { WorkerHeartbeat } from '../protocol/schemas.js';
 
 interface StatusWorker extends RoutableWorker {

@@ -8,7 +8,7 @@ import {
   type SessionOpenRequest,
   type SessionRecord,
 } from '../protocol/sessions.js';
-import type { EndpointDefinition } from '../runtime/service.js';
+import type { EndpointDefinition } from '../nats/service.js';
 import type { SessionStore } from './store.js';
 
 /** Endpoint definitions to add to the node's service. */

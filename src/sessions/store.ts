@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { JetStreamApiCodes, JetStreamApiError, StorageType } from '@nats-io/jetstream';
 import { type KV, type KvEntry } from '@nats-io/kv';
-import { openBucket } from '../runtime/kv-bucket.js';
+import { openBucket } from '../nats/kv-bucket.js';
 import { pino, type Logger } from 'pino';
 import { createActor, fromPromise, type Actor, type ActorRefFrom } from 'xstate';
 import { DspexError, ErrorCode } from '../errors.js';

@@ -4,7 +4,7 @@
  */
 import type { NatsConnection } from '@nats-io/nats-core';
 import { jetstreamManager, JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
-import { openBucket } from '../runtime/kv-bucket.js';
+import { openBucket } from '../nats/kv-bucket.js';
 import { type KV, type KvEntry } from '@nats-io/kv';
 import { decode, encode, Encoding } from '../protocol/codec.js';
 import {

@@ -2,7 +2,7 @@
  * The `dspex.rpc.var.*` endpoints of the public service, over a node's {@link VariableStore}.
  * Validation of bodies (and the 4xx replies) comes from the service; handlers trust their types.
  */
-import type { EndpointDefinition } from '../runtime/service.js';
+import type { EndpointDefinition } from '../nats/service.js';
 import {
   VarDefineRequestSchema,
   VarDescribeRequestSchema,

@@ -1,6 +1,6 @@
 import { createServer } from 'node:net';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { startNatsServer, type NatsServer, type NatsServerOptions } from '../../src/runtime/nats-server.js';
+import { startNatsServer, type NatsServer, type NatsServerOptions } from '../../src/nats/nats-server.js';
 
 export type { NatsServer };
 

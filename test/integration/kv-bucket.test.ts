@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { openBucket } from '../../src/runtime/kv-bucket.js';
+import { openBucket } from '../../src/nats/kv-bucket.js';
 import { client, startNats } from '../harness/nats.js';
 
 describe('openBucket', () => {

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { decode, encode, Encoding } from '../../src/protocol/codec.js';
 import { createClient } from '../../src/runtime/client.js';
-import { natsConnectionOptions } from '../../src/runtime/nats-connect.js';
+import { natsConnectionOptions } from '../../src/nats/nats-connect.js';
 import { eventually } from '../harness/eventually.js';
 import { makeOperator } from '../harness/jwt.js';
 import { startNats, type NatsServer } from '../harness/nats.js';

@@ -16,7 +16,7 @@ import { isDspexError } from '../../src/errors.js';
 import { decode, encode, Encoding } from '../../src/protocol/codec.js';
 import { parseMessage, PredictRequestSchema } from '../../src/protocol/schemas.js';
 import type { Runtime } from '../../src/runtime/runtime.js';
-import { preparePredict } from '../../src/runtime/predict.js';
+import { preparePredict } from '../../src/modules/prepare-predict.js';
 import { parseSignatureUncached } from '../../src/signature/parser.js';
 import { signature, withReasoning } from '../../src/signature/signature.js';
 import type { TypeNode } from '../../src/signature/types.js';

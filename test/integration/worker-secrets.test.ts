@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Runtime } from '../../src/runtime/runtime.js';
-import { deriveWorkerKey } from '../../src/runtime/worker-identity.js';
+import { deriveWorkerKey } from '../../src/workers/identity.js';
 import { startRuntime } from '../harness/runtime.js';
 import { PASSWORDS, passwordOf, startShippedNats, type ShippedNats } from '../harness/shipped-nats.js';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { CliIo } from '../../../src/cli/command.js';
 import { main } from '../../../src/cli/main.js';
-import { VERSION } from '../../../src/runtime/version.js';
+import { VERSION } from '../../../src/version.js';
 
 function capture(env: NodeJS.ProcessEnv = {}): CliIo & { out: string[]; err: string[] } {
   const out: string[] = [];

@@ -9,7 +9,7 @@ import {
 } from '../actors/breaker-machine.js';
 import type { WorkerUpdate } from '../actors/worker-machine.js';
 import { DspexError, ErrorCode, isDspexError } from '../errors.js';
-import { LatencyStats } from '../orchestrator/latency-stats.js';
+import { LatencyStats } from './latency-stats.js';
 import { encode, Encoding } from '../protocol/codec.js';
 import { Header, wireHeaders } from '../protocol/headers.js';
 import { replyBody } from '../protocol/reply.js';
@@ -30,7 +30,7 @@ import {
   type QueueVerdict,
 } from './admission.js';
 import { isLive, route, RoutingStrategy, type RoutableWorker } from './routing.js';
-import type { WorkerRequester } from './worker-requests.js';
+import type { WorkerRequester } from '../workers/requests.js';
 
 /** Per-pool limits and policies the dispatcher applies. */
 export interface PoolLimits {

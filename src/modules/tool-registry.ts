@@ -1,7 +1,7 @@
 import type { Msg, NatsConnection, Subscription } from '@nats-io/nats-core';
 import type { Logger } from 'pino';
 import { DspexError, ErrorCode, isDspexError } from '../errors.js';
-import type { AnyTool } from '../modules/tool.js';
+import type { AnyTool } from './tool.js';
 import {
   decode,
   encode,

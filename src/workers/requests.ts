@@ -16,7 +16,7 @@ import {
   type RequestOptions,
   type Subscription,
 } from '@nats-io/nats-core';
-import type { WorkerIdentity } from './worker-identity.js';
+import type { WorkerIdentity } from './identity.js';
 
 /** Options of one request: nats.js's, plus the worker the request is addressed to. */
 export interface WorkerRequestOptions extends Pick<RequestOptions, 'timeout' | 'headers'> {

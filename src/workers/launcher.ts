@@ -5,9 +5,9 @@ import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { DspexError, ErrorCode } from '../errors.js';
 import { pipePythonLog } from '../telemetry/python-logs.js';
-import type { NatsAuth } from './nats-connect.js';
-import { HANDOFF_FD, handoffJson } from './worker-connection.js';
-import { locateWorker } from './worker-location.js';
+import type { NatsAuth } from '../nats/nats-connect.js';
+import { HANDOFF_FD, handoffJson } from './connection.js';
+import { locateWorker } from './location.js';
 
 /** How a pool's local worker processes are started. */
 export interface WorkerLaunchOptions {

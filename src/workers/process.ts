@@ -1,6 +1,6 @@
 import { fromCallback } from 'xstate';
 import type { WorkerInput, WorkerProcessCommand } from '../actors/worker-machine.js';
-import type { WorkerExitInfo, WorkerLauncher } from './worker-launcher.js';
+import type { WorkerExitInfo, WorkerLauncher } from './launcher.js';
 
 /**
  * The `process` actor of a worker machine: starts the worker's Python process through its pool's

@@ -13,7 +13,7 @@ import {
   RejectReason,
   replyMac,
   WorkerIdentity,
-} from '../../../src/runtime/worker-identity.js';
+} from '../../../src/workers/identity.js';
 
 interface Vectors {
   secret_utf8: string;

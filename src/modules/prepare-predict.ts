@@ -4,7 +4,7 @@ import { isModuleName, moduleNames } from '../protocol/modules.js';
 import { preview } from '../protocol/names.js';
 import type { PredictRequest, WorkerPredictRequest } from '../protocol/schemas.js';
 import { signature } from '../signature/index.js';
-import { checkModuleFields } from '../modules/module-options.js';
+import { checkModuleFields } from './module-options.js';
 
 /**
  * Checks a predict request before it leaves the node (unknown module 404, malformed signature 400

@@ -4,13 +4,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { recentEnough } from '../../../src/cli/worker-install.js';
 import { workerCommand } from '../../../src/cli/worker-command.js';
-import { VERSION } from '../../../src/runtime/version.js';
-import {
-  INSTALL_STAMP,
-  locateWorker,
-  packageRoot,
-  workerCacheDir,
-} from '../../../src/runtime/worker-location.js';
+import { VERSION } from '../../../src/version.js';
+import { INSTALL_STAMP, locateWorker, packageRoot, workerCacheDir } from '../../../src/workers/location.js';
 
 function executable(path: string): string {
   mkdirSync(join(path, '..'), { recursive: true });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseNatsUrls } from '../../../src/runtime/nats-url.js';
+import { parseNatsUrls } from '../../../src/nats/nats-url.js';
 
 describe('parseNatsUrls', () => {
   it('splits a comma-separated list', () => {

@@ -9,7 +9,7 @@ import {
   poolRate,
   ThroughputMeter,
   worthSending,
-} from '../../../src/runtime/admission.js';
+} from '../../../src/pools/admission.js';
 
 /** A test clock: time moves only when the test says so. */
 function clock(start = 1_000_000) {

@@ -2,7 +2,7 @@ import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, dirname, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { VERSION } from './version.js';
+import { VERSION } from '../version.js';
 
 /**
  * Where a worker command came from, in the order the runtime looks:

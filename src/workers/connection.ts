@@ -6,8 +6,8 @@
  */
 import type { Logger } from 'pino';
 import { DspexError, ErrorCode } from '../errors.js';
-import { authenticates, DEFAULT_INBOX_PREFIX, type NatsAuth } from './nats-connect.js';
-import { parseNatsUrls } from './nats-url.js';
+import { authenticates, DEFAULT_INBOX_PREFIX, type NatsAuth } from '../nats/nats-connect.js';
+import { parseNatsUrls } from '../nats/nats-url.js';
 
 /** The file descriptor the handoff is written to (`dspex-worker --secrets-fd 3`). */
 export const HANDOFF_FD = 3;

@@ -4,7 +4,7 @@ import {
   type RoutableWorker,
   type RouteOptions,
   type RoutingStrategy,
-} from '../../../src/runtime/routing.js';
+} from '../../../src/pools/routing.js';
 
 const w = (id: string, over: Partial<RoutableWorker> = {}): RoutableWorker => ({
   id,

@@ -2,8 +2,8 @@ import fc from 'fast-check';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../../src/runtime/config.js';
-import { handoffJson, resolveWorkerConnection } from '../../../src/runtime/worker-connection.js';
-import { isForbiddenWorkerEnv, workerEnvironment } from '../../../src/runtime/worker-env.js';
+import { handoffJson, resolveWorkerConnection } from '../../../src/workers/connection.js';
+import { isForbiddenWorkerEnv, workerEnvironment } from '../../../src/workers/env.js';
 
 const NODE_ENV = {
   PATH: '/usr/bin',
