@@ -145,6 +145,16 @@ export function isValidationError(error: unknown): error is ValidationError {
 export function isSignatureParseError(error: unknown): error is SignatureParseError {
   return error instanceof SignatureParseError;
 }
+/**
+ * Any thrown value as a {@link DspexError}: a DspexError is returned as is, anything else becomes
+ * `internal` (not retryable) with the original as `cause`.
+ */
+export function toDspexError(error: unknown): DspexError {
+  if (error instanceof DspexError) return error;
+  return new DspexError(ErrorCode.Internal, error instanceof Error ? error.message : String(error), {
+    cause: error,
+  });
+}
 /** True when a retry of the same call may succeed. */
 export function isRetryable(error: unknown): boolean {
   return error instanceof DspexError && error.retryable;

@@ -34,6 +34,7 @@ import {
 } from './config.js';
 import { Orchestrator, type PoolView } from '../orchestrator/orchestrator.js';
 import { Dispatcher } from '../pools/dispatcher.js';
+import { natsWorkerSend } from '../pools/worker-call.js';
 import { startNatsServer, type NatsServer } from '../nats/nats-server.js';
 import { NodeRegistry } from './node-registry.js';
 import { preparePredict } from '../modules/prepare-predict.js';
@@ -226,8 +227,7 @@ class RuntimeNode implements Runtime {
     this.requests = new WorkerRequests(nc, identity, auth.inboxPrefix ?? DEFAULT_INBOX_PREFIX.node);
     for (const [name, pool] of Object.entries(config.pools)) this.pools.set(name, pool);
     this.dispatcher = new Dispatcher({
-      requests: this.requests,
-      subjects: this.subjects,
+      send: natsWorkerSend(this.requests, this.subjects),
       logger,
       metrics,
       maxAttempts: config.maxAttempts,
