@@ -1,13 +1,32 @@
 /**
  * One pipeline run as an XState actor. It loads the run's checkpoints (a resumed run restores the
- * stages an earlier attempt finished), starts every stage whose inputs are ready as a child
+ * stages an earlier attempt finished), starts every stage whose inputs are ready as a
  * {@link stageMachine} actor (independent stages run in parallel), applies the failure policy when a
  * stage fails (`fail_fast` stops the others; `continue` skips only what depends on the failure),
  * persists the outcome through the injected `finish` actor and ends with it. Pure: checkpoints, the
- * stages' work and the event stream are injected (`load`, `stage`, `finish`, `publish`).
+ * stages' work and the event stream are injected (`load`, `finish`, `publish`, and the stage logic
+ * in the input).
+ *
+ * The stages run under the run's own supervisor (`$stages`: rest_for_one, transient stages). A
+ * stage that crashes (a throw, not a failed stage: that is a result) is restarted with the stages
+ * started after it. Stages start in dependency order, so those include every stage that may have read
+ * its outputs; each restarted stage resumes from its item checkpoints. Past the intensity the
+ * supervisor gives up and the run actor ends crashed, for the node's pipelines supervisor to restart
+ * it from its checkpoints.
  */
-import { enqueueActions, fromPromise, setup, type DoneActorEvent, type ErrorActorEvent } from 'xstate';
+import {
+  enqueueActions,
+  fromPromise,
+  setup,
+  type AnyActorLogic,
+  type AnyActorRef,
+  type DoneActorEvent,
+  type ErrorActorEvent,
+} from 'xstate';
 import type { WireError } from '../errors.js';
+import type { RestartIntensity } from '../supervisors/options.js';
+import { supervisorMachine } from '../supervisors/supervisor-machine.js';
+import type { Clock, SupervisorEvent, SupervisorExit } from '../supervisors/types.js';
 import type { FailurePolicy, PipelineEventBody } from '../protocol/pipelines.js';
 import type { PipelineGraph } from './graph.js';
 import {
@@ -21,7 +40,13 @@ import {
   type StageLimits,
   type StageState,
 } from './run-plan.js';
-import { stageMachine, wireErrorOf, type StageInput, type StageResult } from './stage-machine.js';
+import {
+  wireErrorOf,
+  type stageMachine,
+  type StageInput,
+  type StageResult,
+  type StageResultEvent,
+} from './stage-machine.js';
 
 /** Per-stage settings a stage spec may override. */
 export interface StageDefaults {
@@ -41,15 +66,24 @@ export interface RunInput {
   limits: StageLimits;
   defaults: StageDefaults;
   now: () => number;
+  /** The stage logic: {@link stageMachine} with its effects (`execute`, `save`, `notify`) provided. */
+  stage: AnyActorLogic;
+  /**
+   * Stage crashes tolerated before the run gives up (ends crashed).
+   * @default { maxRestarts: 3, periodMs: 60000 }
+   */
+  stageIntensity?: RestartIntensity;
+  /** The clock of the stage intensity window. @default Date.now */
+  clock?: Clock;
 }
 
-/** How the run actor ends: the outcome, and whether `finish` persisted it. */
-export interface RunExit {
-  status: 'stopped';
-  outcome: RunOutcome;
-  persisted: boolean;
-  durationMs: number;
-}
+/** How the run actor ends: the outcome, and whether `finish` persisted it; or crashed. */
+export type RunExit =
+  | { status: 'stopped'; outcome: RunOutcome; persisted: boolean; durationMs: number }
+  | { status: 'crashed'; reason: string; details: SupervisorExit };
+
+/** Default intensity of a run's stage supervisor. */
+export const STAGE_INTENSITY = { maxRestarts: 3, periodMs: 60_000 } as const;
 
 export interface RunContext {
   input: RunInput;
@@ -58,22 +92,29 @@ export interface RunContext {
   startedAt: number;
   outcome: RunOutcome | undefined;
   persisted: boolean;
+  /** Set when the stage supervisor gave up. */
+  crash: Extract<RunExit, { status: 'crashed' }> | undefined;
 }
 
 const STAGE = 'stage:';
+/** The id of the run's stage supervisor. */
+export const STAGES = '$stages';
+
+/** Keeps this module's type of the stage logic honest without importing the machine itself. */
+export type StageLogic = typeof stageMachine;
 
 const runSetup = setup({
   types: {
     input: {} as RunInput,
     context: {} as RunContext,
-    events: {} as DoneActorEvent<unknown> | ErrorActorEvent<unknown>,
+    events: {} as DoneActorEvent<unknown> | ErrorActorEvent<unknown> | StageResultEvent,
     output: {} as RunExit,
   },
   actors: {
     /** Reads the run's checkpoints. Injected. */
     load: fromPromise<Checkpoints, { runId: string }>(() => Promise.resolve({ stages: {}, items: {} })),
-    /** A stage: {@link stageMachine} with its effects provided. Injected. */
-    stage: stageMachine,
+    /** The run's stage supervisor. */
+    stages: supervisorMachine,
     /** Persists the outcome (the run record). Injected. */
     finish: fromPromise<void, { runId: string; outcome: RunOutcome; durationMs: number }>(() =>
       Promise.resolve(),
@@ -91,11 +132,16 @@ function publish(enqueue: Enqueue, event: PipelineEventBody): void {
   enqueue({ type: 'publish', params: { event } });
 }
 
+function toStages(enqueue: Enqueue, event: SupervisorEvent): void {
+  enqueue.sendTo(STAGES, event);
+}
+
 /** Starts what can start now, announcing starts, skips and early failures; returns the new stages. */
 function advance(
   context: RunContext,
   stages: Record<string, StageState>,
   enqueue: Enqueue,
+  self: AnyActorRef,
 ): Record<string, StageState> {
   const { graph, inputs, policy, limits, defaults, runId, now } = context.input;
   const plan = schedule(graph, stages, inputs, policy, limits);
@@ -113,13 +159,17 @@ function advance(
       retries: spec.retries ?? defaults.retries,
       backoffMs: spec.backoff_ms ?? defaults.backoffMs,
       now,
+      report: self,
     };
     publish(enqueue, {
       type: 'stage.started',
       stage: start.id,
       ...(start.map !== undefined && { items: start.map.items.length }),
     });
-    enqueue.spawnChild('stage', { id: STAGE + start.id, input });
+    toStages(enqueue, {
+      type: 'supervisor.start_child',
+      spec: { id: STAGE + start.id, logic: context.input.stage, input, restart: 'transient' },
+    });
   }
   let next = plan.stages;
   if (plan.failed.length > 0 && policy === 'fail_fast') next = stopAll(next, plan.failed[0]!.id, enqueue);
@@ -138,7 +188,7 @@ function stopAll(
   const next = { ...stages };
   const reason = `run failed fast: stage "${culprit}" failed`;
   for (const [id, s] of Object.entries(stages)) {
-    if (s.status === 'running') enqueue.stopChild(STAGE + id);
+    if (s.status === 'running') toStages(enqueue, { type: 'supervisor.terminate_child', id: STAGE + id });
     if (s.status === 'running' || s.status === 'pending') {
       next[id] = { status: 'skipped', reason };
       publish(enqueue, { type: 'stage.skipped', stage: id, reason });
@@ -147,13 +197,12 @@ function stopAll(
   return next;
 }
 
-const onStageEnd = runSetup.enqueueActions(({ context, event, enqueue }) => {
-  const id = event.actorId?.startsWith(STAGE) === true ? event.actorId.slice(STAGE.length) : undefined;
-  if (id === undefined || context.stages[id]?.status !== 'running') return;
-  const result: StageResult =
-    'output' in event
-      ? (event.output as StageResult)
-      : { status: 'failed', error: wireErrorOf(event.error), durationMs: 0 };
+const onStageEnd = runSetup.enqueueActions(({ context, event, enqueue, self }) => {
+  if (event.type !== 'stage.result') return;
+  const id = event.stage;
+  // A stage stopped by `fail_fast` may still report; its state is already decided.
+  if (context.stages[id]?.status !== 'running') return;
+  const result: StageResult = event.result;
   let stages = { ...context.stages };
   if (result.status === 'completed') {
     stages[id] = { status: 'completed', outputs: result.outputs, durationMs: result.durationMs };
@@ -170,8 +219,26 @@ const onStageEnd = runSetup.enqueueActions(({ context, event, enqueue }) => {
   publish(enqueue, { type: 'progress', ...progress(stages, context.input.now() - context.startedAt) });
   if (result.status === 'failed' && context.input.policy === 'fail_fast')
     stages = stopAll(stages, id, enqueue);
-  else stages = advance(context, stages, enqueue);
+  else stages = advance(context, stages, enqueue, self);
   enqueue.assign({ stages });
+});
+
+/** The stage supervisor ended: it gave up (or could not start), so the run crashes. */
+const onStagesExit = runSetup.assign({
+  crash: ({ event }) => {
+    const exit: SupervisorExit =
+      'output' in event
+        ? (event.output as SupervisorExit)
+        : {
+            status: 'crashed',
+            reason: 'restart intensity exceeded',
+            supervisor: STAGES,
+            lastFailure: { child: STAGES, reason: wireErrorOf('error' in event ? event.error : '').message },
+          };
+    const why =
+      exit.status === 'crashed' ? `${exit.lastFailure.child}: ${exit.lastFailure.reason}` : 'stopped';
+    return { status: 'crashed' as const, reason: `stages crashed too often (${why})`, details: exit };
+  },
 });
 
 function finalOutcome(context: RunContext): RunOutcome {
@@ -181,7 +248,7 @@ function finalOutcome(context: RunContext): RunOutcome {
   );
 }
 
-/** The run logic; provide `load`, `stage`, `finish` and `publish` before use. */
+/** The run logic; provide `load`, `finish` and `publish` before use, and pass the stage logic in the input. */
 export const runMachine = runSetup.createMachine({
   id: 'run',
   context: ({ input }) => ({
@@ -191,7 +258,22 @@ export const runMachine = runSetup.createMachine({
     startedAt: input.now(),
     outcome: undefined,
     persisted: false,
+    crash: undefined,
   }),
+  invoke: {
+    id: STAGES,
+    src: 'stages',
+    input: ({ context }) => ({
+      id: `${context.input.runId}.stages`,
+      strategy: 'rest_for_one' as const,
+      intensity: context.input.stageIntensity ?? STAGE_INTENSITY,
+      ...(context.input.clock !== undefined && { clock: context.input.clock }),
+    }),
+  },
+  on: {
+    [`xstate.done.actor.${STAGES}`]: { target: '.crashed', actions: onStagesExit },
+    [`xstate.error.actor.${STAGES}`]: { target: '.crashed', actions: onStagesExit },
+  },
   initial: 'loading',
   states: {
     loading: {
@@ -201,7 +283,7 @@ export const runMachine = runSetup.createMachine({
         input: ({ context }) => ({ runId: context.input.runId }),
         onDone: {
           target: 'running',
-          actions: enqueueActions(({ context, event, enqueue }) => {
+          actions: enqueueActions(({ context, event, enqueue, self }) => {
             const stages = initialStages(context.input.graph, event.output);
             const restored = Object.entries(stages)
               .filter(([, s]) => s.restored === true)
@@ -213,7 +295,7 @@ export const runMachine = runSetup.createMachine({
               total: context.input.graph.order.length,
               restored,
             });
-            const next = advance({ ...context, items: event.output.items }, stages, enqueue);
+            const next = advance({ ...context, items: event.output.items }, stages, enqueue, self);
             enqueue.assign({ stages: next, items: event.output.items });
           }),
         },
@@ -237,10 +319,7 @@ export const runMachine = runSetup.createMachine({
     },
     running: {
       always: { guard: ({ context }) => settled(context.stages), target: 'finishing' },
-      on: {
-        'xstate.done.actor.*': { actions: onStageEnd },
-        'xstate.error.actor.*': { actions: onStageEnd },
-      },
+      on: { 'stage.result': { actions: onStageEnd } },
     },
     finishing: {
       entry: enqueueActions(({ context, enqueue }) => enqueue.assign({ outcome: finalOutcome(context) })),
@@ -275,11 +354,13 @@ export const runMachine = runSetup.createMachine({
       },
     },
     done: { type: 'final' },
+    crashed: { type: 'final' },
   },
-  output: ({ context }) => ({
-    status: 'stopped',
-    outcome: finalOutcome(context),
-    persisted: context.persisted,
-    durationMs: context.input.now() - context.startedAt,
-  }),
+  output: ({ context }): RunExit =>
+    context.crash ?? {
+      status: 'stopped',
+      outcome: finalOutcome(context),
+      persisted: context.persisted,
+      durationMs: context.input.now() - context.startedAt,
+    },
 });
