@@ -10,9 +10,10 @@
  * The stages run under the run's own supervisor (`$stages`: rest_for_one, transient stages). A
  * stage that crashes (a throw, not a failed stage: that is a result) is restarted with the stages
  * started after it. Stages start in dependency order, so those include every stage that may have read
- * its outputs; each restarted stage resumes from its item checkpoints. Past the intensity the
- * supervisor gives up and the run actor ends crashed, for the node's pipelines supervisor to restart
- * it from its checkpoints.
+ * its outputs; each restarted stage starts over with the inputs and item checkpoints it was first
+ * given. Past the intensity the supervisor gives up and escalates to the run, which fails the stage
+ * that crashed, skips the rest and finishes: a crash that repeats fails the run once instead of
+ * restarting it forever.
  */
 import {
   enqueueActions,
@@ -23,7 +24,7 @@ import {
   type DoneActorEvent,
   type ErrorActorEvent,
 } from 'xstate';
-import type { WireError } from '../errors.js';
+import { ErrorCode, type WireError } from '../errors.js';
 import type { RestartIntensity } from '../supervisors/options.js';
 import { supervisorMachine } from '../supervisors/supervisor-machine.js';
 import type { Clock, SupervisorEvent, SupervisorExit } from '../supervisors/types.js';
@@ -69,7 +70,7 @@ export interface RunInput {
   /** The stage logic: {@link stageMachine} with its effects (`execute`, `save`, `notify`) provided. */
   stage: AnyActorLogic;
   /**
-   * Stage crashes tolerated before the run gives up (ends crashed).
+   * Stage crashes tolerated before the run gives up on its stages (and fails).
    * @default { maxRestarts: 3, periodMs: 60000 }
    */
   stageIntensity?: RestartIntensity;
@@ -77,10 +78,13 @@ export interface RunInput {
   clock?: Clock;
 }
 
-/** How the run actor ends: the outcome, and whether `finish` persisted it; or crashed. */
-export type RunExit =
-  | { status: 'stopped'; outcome: RunOutcome; persisted: boolean; durationMs: number }
-  | { status: 'crashed'; reason: string; details: SupervisorExit };
+/** How the run actor ends: the outcome, and whether `finish` persisted it. */
+export interface RunExit {
+  status: 'stopped';
+  outcome: RunOutcome;
+  persisted: boolean;
+  durationMs: number;
+}
 
 /** Default intensity of a run's stage supervisor. */
 export const STAGE_INTENSITY = { maxRestarts: 3, periodMs: 60_000 } as const;
@@ -92,8 +96,6 @@ export interface RunContext {
   startedAt: number;
   outcome: RunOutcome | undefined;
   persisted: boolean;
-  /** Set when the stage supervisor gave up. */
-  crash: Extract<RunExit, { status: 'crashed' }> | undefined;
 }
 
 const STAGE = 'stage:';
@@ -223,22 +225,38 @@ const onStageEnd = runSetup.enqueueActions(({ context, event, enqueue, self }) =
   enqueue.assign({ stages });
 });
 
-/** The stage supervisor ended: it gave up (or could not start), so the run crashes. */
-const onStagesExit = runSetup.assign({
-  crash: ({ event }) => {
-    const exit: SupervisorExit =
-      'output' in event
-        ? (event.output as SupervisorExit)
-        : {
-            status: 'crashed',
-            reason: 'restart intensity exceeded',
-            supervisor: STAGES,
-            lastFailure: { child: STAGES, reason: wireErrorOf('error' in event ? event.error : '').message },
-          };
-    const why =
-      exit.status === 'crashed' ? `${exit.lastFailure.child}: ${exit.lastFailure.reason}` : 'stopped';
-    return { status: 'crashed' as const, reason: `stages crashed too often (${why})`, details: exit };
-  },
+/**
+ * The stage supervisor ended: it gave up (or could not start). No stage can run any more: the one
+ * that crashed too often fails with that error, the others are skipped, and the run finishes with
+ * that outcome (a deterministic crash fails the run once rather than restarting it forever).
+ */
+const onStagesExit = runSetup.enqueueActions(({ context, event, enqueue }) => {
+  const exit = 'output' in event ? (event.output as SupervisorExit | undefined) : undefined;
+  const culprit =
+    exit?.status === 'crashed' && exit.lastFailure.child.startsWith(STAGE)
+      ? exit.lastFailure.child.slice(STAGE.length)
+      : undefined;
+  const why =
+    exit?.status === 'crashed'
+      ? exit.lastFailure.reason
+      : wireErrorOf('error' in event ? event.error : 'the stage supervisor stopped').message;
+  const stages = { ...context.stages };
+  for (const [id, stage] of Object.entries(context.stages)) {
+    if (id === culprit && stage.status === 'running') {
+      const error: WireError = {
+        code: ErrorCode.Internal,
+        message: `stage "${id}" crashed more often than its supervisor allows: ${why}`,
+        retryable: false,
+      };
+      stages[id] = { status: 'failed', error, durationMs: 0 };
+      publish(enqueue, { type: 'stage.failed', stage: id, error });
+    } else if (stage.status === 'running' || stage.status === 'pending') {
+      const reason = `the run's stage supervisor gave up (${culprit === undefined ? why : `stage "${culprit}" crashed`})`;
+      stages[id] = { status: 'skipped', reason };
+      publish(enqueue, { type: 'stage.skipped', stage: id, reason });
+    }
+  }
+  enqueue.assign({ stages });
 });
 
 function finalOutcome(context: RunContext): RunOutcome {
@@ -258,7 +276,6 @@ export const runMachine = runSetup.createMachine({
     startedAt: input.now(),
     outcome: undefined,
     persisted: false,
-    crash: undefined,
   }),
   invoke: {
     id: STAGES,
@@ -269,10 +286,6 @@ export const runMachine = runSetup.createMachine({
       intensity: context.input.stageIntensity ?? STAGE_INTENSITY,
       ...(context.input.clock !== undefined && { clock: context.input.clock }),
     }),
-  },
-  on: {
-    [`xstate.done.actor.${STAGES}`]: { target: '.crashed', actions: onStagesExit },
-    [`xstate.error.actor.${STAGES}`]: { target: '.crashed', actions: onStagesExit },
   },
   initial: 'loading',
   states: {
@@ -319,7 +332,11 @@ export const runMachine = runSetup.createMachine({
     },
     running: {
       always: { guard: ({ context }) => settled(context.stages), target: 'finishing' },
-      on: { 'stage.result': { actions: onStageEnd } },
+      on: {
+        'stage.result': { actions: onStageEnd },
+        [`xstate.done.actor.${STAGES}`]: { actions: onStagesExit },
+        [`xstate.error.actor.${STAGES}`]: { actions: onStagesExit },
+      },
     },
     finishing: {
       entry: enqueueActions(({ context, enqueue }) => enqueue.assign({ outcome: finalOutcome(context) })),
@@ -354,13 +371,11 @@ export const runMachine = runSetup.createMachine({
       },
     },
     done: { type: 'final' },
-    crashed: { type: 'final' },
   },
-  output: ({ context }): RunExit =>
-    context.crash ?? {
-      status: 'stopped',
-      outcome: finalOutcome(context),
-      persisted: context.persisted,
-      durationMs: context.input.now() - context.startedAt,
-    },
+  output: ({ context }): RunExit => ({
+    status: 'stopped',
+    outcome: finalOutcome(context),
+    persisted: context.persisted,
+    durationMs: context.input.now() - context.startedAt,
+  }),
 });

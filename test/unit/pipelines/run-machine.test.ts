@@ -60,11 +60,7 @@ function run(
     },
   });
   actor.start();
-  const exit = toPromise(actor).then((e) => {
-    if (e.status !== 'stopped') throw new Error(`the run crashed: ${e.reason}`);
-    return e;
-  });
-  return { exit, events, executed, finished };
+  return { exit: toPromise(actor), events, executed, finished };
 }
 
 const kinds = (events: PipelineEventBody[]) =>

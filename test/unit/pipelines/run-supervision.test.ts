@@ -1,7 +1,7 @@
 /**
  * A run's stages under its rest_for_one stage supervisor: a stage that crashes (a throwing action,
  * injected with `.provide()`) is restarted with the stages started after it; past the intensity the
- * run actor ends crashed, for the node's pipelines supervisor to restart.
+ * supervisor escalates to the run, which fails that stage and finishes.
  */
 import { describe, expect, it } from 'vitest';
 import { createActor, fromPromise, toPromise } from 'xstate';
@@ -10,7 +10,7 @@ import { analysePipeline } from '../../../src/pipelines/graph.js';
 import { runMachine, STAGES } from '../../../src/pipelines/run-machine.js';
 import type { RunOutcome } from '../../../src/pipelines/run-plan.js';
 import { stageMachine, type ExecuteInput } from '../../../src/pipelines/stage-machine.js';
-import type { PipelineSpec } from '../../../src/protocol/pipelines.js';
+import type { PipelineEventBody, PipelineSpec } from '../../../src/protocol/pipelines.js';
 import type { RestartIntensity } from '../../../src/supervisors/options.js';
 import type { SupervisorActorRef } from '../../../src/supervisors/supervisor-machine.js';
 import type { SupervisorEmitted } from '../../../src/supervisors/types.js';
@@ -33,6 +33,7 @@ function start(
   stageIntensity?: RestartIntensity,
 ) {
   const finished: RunOutcome[] = [];
+  const events: PipelineEventBody[] = [];
   const stage = stageMachine.provide({
     actors: { execute: fromPromise(({ input, signal }) => work(input, signal)) },
     actions: {
@@ -51,6 +52,7 @@ function start(
         return Promise.resolve();
       }),
     },
+    actions: { publish: (_, { event }) => events.push(event) },
   });
   const actor = createActor(logic, {
     input: {
@@ -70,7 +72,7 @@ function start(
   const emitted: SupervisorEmitted[] = [];
   actor.start();
   (actor.getSnapshot().children[STAGES] as SupervisorActorRef).on('*', (event) => emitted.push(event));
-  return { actor, exit: toPromise(actor), emitted, finished };
+  return { actor, exit: toPromise(actor), emitted, finished, events };
 }
 
 describe("a run's stage supervisor", () => {
@@ -117,21 +119,16 @@ describe("a run's stage supervisor", () => {
     });
   });
 
-  it('ends the run crashed when its stages crash past the intensity', async () => {
+  it('fails the crashing stage and skips the rest when its stages crash past the intensity', async () => {
     const work = (input: ExecuteInput): Promise<Record<string, unknown>> =>
       input.stage === 'a' ? Promise.reject(retryable()) : new Promise<never>(() => undefined);
-    const { exit, emitted, finished } = start(
+    const { exit, emitted, finished, events } = start(
       work,
       { notify: Infinity },
       { maxRestarts: 2, periodMs: 60_000 },
     );
 
     const output = await exit;
-    expect(output).toMatchObject({
-      status: 'crashed',
-      reason: 'stages crashed too often (stage:a: injected fault in notify)',
-      details: { status: 'crashed', reason: 'restart intensity exceeded', supervisor: 'r.stages' },
-    });
     expect(emitted.filter((e) => e.type === 'child.restarted' && e.id === 'stage:a')).toHaveLength(2);
     expect(emitted.filter((e) => e.type === 'supervisor.escalated')).toEqual([
       {
@@ -140,6 +137,19 @@ describe("a run's stage supervisor", () => {
         lastFailure: { child: 'stage:a', reason: 'injected fault in notify' },
       },
     ]);
-    expect(finished).toEqual([]);
+    const error = {
+      code: 'internal',
+      message: 'stage "a" crashed more often than its supervisor allows: injected fault in notify',
+      retryable: false,
+    };
+    expect(output).toMatchObject({
+      status: 'stopped',
+      persisted: true,
+      outcome: { status: 'failed', error },
+    });
+    expect(finished).toHaveLength(1);
+    expect(finished[0]!.skipped.sort()).toEqual(['b', 'c']);
+    expect(events).toContainEqual({ type: 'stage.failed', stage: 'a', error });
+    expect(events.at(-1)).toMatchObject({ type: 'run.failed', error });
   });
 });
