@@ -508,6 +508,8 @@ export class SessionStore implements AsyncDisposable {
   stop(): Promise<void> {
     this.closed = true;
     clearInterval(this.sweeper);
+    // Changes still waiting would never settle once their actors are stopped.
+    this.failAll('session store is closed');
     this.root.send({ type: 'supervisor.stop' });
     this.root.stop();
     return Promise.resolve();

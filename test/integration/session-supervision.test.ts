@@ -165,4 +165,27 @@ describe('session actors under supervision', () => {
     expect(after.state).toEqual({ kept: true, n: 3 });
     expect(sessionChild(store, 'esc-1').info.restarts).toBe(0);
   });
+
+  it('fails for good, answering 503, once the root gives up too', async () => {
+    const faults = { remaining: 1 };
+    await using store = await createSessionStore({
+      nc,
+      nodeId: 'node-s4',
+      options: { bucket: 'sessions_give_up', storage: 'memory' },
+      supervision: {
+        logic: faultyLogic(faults),
+        intensity: { maxRestarts: 0, periodMs: 60_000 },
+        rootIntensity: { maxRestarts: 0, periodMs: 60_000 },
+      },
+    });
+    expect((await rejection(store.open({ id: 'gone-1' }))).code).toBe(ErrorCode.Unavailable);
+
+    expect(store.root.getSnapshot().output).toMatchObject({
+      status: 'crashed',
+      supervisor: 'node-s4.sessions',
+      lastFailure: { child: SESSION_ACTORS },
+    });
+    const after = await rejection(store.open({ id: 'gone-2' }));
+    expect(after).toMatchObject({ code: ErrorCode.Unavailable, message: 'the session store failed' });
+  });
 });
