@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { createActor, fromCallback } from 'xstate';
+import { createActor, fromCallback, fromPromise, type Actor } from 'xstate';
 import {
   batchMachine,
   type BatchEvent,
@@ -10,6 +10,9 @@ import {
 import { DspexError, ErrorCode, isDspexError } from '../errors.js';
 import type { PredictReply, PredictRequest } from '../protocol/schemas.js';
 import type { AttemptResult } from '../pools/dispatcher.js';
+import type { RestartIntensity } from '../supervisors/options.js';
+import { supervisorMachine } from '../supervisors/supervisor-machine.js';
+import { orchestratorMachine, type OrchestratorActorLogic, type PoolSizes } from './orchestrator-machine.js';
 import { PatternStore, type LatencyEstimate } from './pattern-store.js';
 import { planBatch, type Strategy } from './strategy.js';
 
@@ -33,7 +36,26 @@ export interface OrchestratorOptions {
   predict(request: PredictRequest, options: { deadline?: number; trace?: string }): Promise<PredictReply>;
   pool(name: string): PoolView | undefined;
   resize(pool: string, size: number): void;
+  /** How the orchestrator actor is supervised and paced (defaults suit production; tests shrink them). */
+  supervision?: OrchestratorSupervision;
 }
+
+/** Supervision and pacing of the orchestrator actor; see docs/architecture.md#supervision. */
+export interface OrchestratorSupervision {
+  /** @default { maxRestarts: 5, periodMs: 60000 } */
+  intensity?: RestartIntensity;
+  /** How often idle pools are checked. @default 5000 */
+  tickMs?: number;
+  /** How long a grown pool idles before it gives a worker back. @default 30000 */
+  idleMs?: number;
+  /** How often the pattern store saves and re-reads the shared bucket. @default 5000 */
+  patternFlushMs?: number;
+  /** The actor's logic; tests pass `orchestratorMachine.provide(...)` to inject faults. */
+  logic?: OrchestratorActorLogic;
+}
+
+/** Child id of the orchestrator actor under the orchestrator supervisor. */
+export const ORCHESTRATOR_ACTOR = 'orchestrator';
 
 /** A batch of calls of one module and signature, with its inputs. */
 export interface BatchRequest extends Omit<PredictRequest, 'inputs' | 'session'> {
@@ -55,22 +77,33 @@ export interface BatchResult extends BatchOutput {
   predictedMs: number | undefined;
 }
 
-const SHRINK_IDLE_MS = 30_000;
-
 /**
  * The orchestration engine: analyses a task (module, signature, batch size, deadline, history of
  * similar tasks in the pattern store), chooses a strategy (parallelism, pool growth within its
- * limit), runs it as a supervised-by-the-caller batch actor with progress and ETA, and
- * gives pools it grew back when they have been idle. Routing-level adaptation (slow and failing
- * workers, breakers, hedging) happens in the dispatcher for every call.
+ * limit), runs it as a supervised-by-the-caller batch actor with progress and ETA. Its own actor
+ * (`orchestrator-machine.ts`, a permanent child of the orchestrator supervisor) reloads the shared
+ * patterns when it (re)starts and gives pools it grew back when they have been idle. Routing-level
+ * adaptation (slow and failing workers, breakers, hedging) happens in the dispatcher for every call.
  */
 export class Orchestrator {
   readonly patterns: PatternStore;
-  private timer: NodeJS.Timeout | undefined;
-  private readonly busyAt = new Map<string, number>();
+  private root: Actor<typeof supervisorMachine> | undefined;
 
   constructor(private readonly o: OrchestratorOptions) {
-    this.patterns = new PatternStore({ nodeId: o.nodeId, prefix: o.prefix, logger: o.logger });
+    this.patterns = new PatternStore({
+      nodeId: o.nodeId,
+      prefix: o.prefix,
+      logger: o.logger,
+      ...(o.supervision?.patternFlushMs !== undefined && { flushMs: o.supervision.patternFlushMs }),
+    });
+  }
+
+  /**
+   * The orchestrator supervisor (one_for_one) and, under it, the orchestrator actor; `undefined`
+   * before {@link start}. For status and tests.
+   */
+  get supervisor(): Actor<typeof supervisorMachine> | undefined {
+    return this.root;
   }
 
   /** Learns from one attempt on a worker (wired to the dispatcher). */
@@ -179,33 +212,63 @@ export class Orchestrator {
     });
   }
 
-  /** Starts the shared pattern bucket and the idle-shrink loop. */
+  /** Starts the shared pattern bucket and the orchestrator actor under its supervisor. */
   async start(nc: Parameters<PatternStore['start']>[0], pools: () => string[]): Promise<void> {
     await this.patterns.start(nc);
-    this.timer = setInterval(() => this.shrinkIdle(pools()), 5000);
-    this.timer.unref();
+    const sup = this.o.supervision ?? {};
+    const logic = (sup.logic ?? orchestratorMachine).provide({
+      actors: { load: fromPromise(() => this.patterns.reload()) },
+      actions: {
+        resize: (_, { pool, size }) => {
+          this.o.logger.info({ pool, size }, 'shrinking idle pool');
+          this.o.resize(pool, size);
+        },
+        loaded: (_, { ok }) => {
+          if (!ok) this.o.logger.warn('orchestrator actor runs without the shared patterns');
+        },
+      },
+    });
+    const views = (): Record<string, PoolSizes> => {
+      const out: Record<string, PoolSizes> = {};
+      for (const name of pools()) {
+        const view = this.o.pool(name);
+        if (view !== undefined) out[name] = view;
+      }
+      return out;
+    };
+    const root = createActor(supervisorMachine, {
+      input: {
+        id: `${this.o.nodeId}.orchestrator`,
+        strategy: 'one_for_one',
+        intensity: sup.intensity ?? { maxRestarts: 5, periodMs: 60_000 },
+        children: [
+          {
+            id: ORCHESTRATOR_ACTOR,
+            logic,
+            input: { pools: views, now: Date.now, tickMs: sup.tickMs ?? 5000, idleMs: sup.idleMs ?? 30_000 },
+            restart: 'permanent',
+          },
+        ],
+      },
+    });
+    root.on('child.exited', ({ exit }) => {
+      if (exit.status === 'crashed')
+        this.o.logger.warn({ exit }, 'orchestrator actor crashed; restarting it');
+    });
+    root.on('supervisor.escalated', ({ lastFailure }) =>
+      this.o.logger.error(
+        { lastFailure },
+        'orchestrator actor crashed too often; idle pools are no longer shrunk on this node',
+      ),
+    );
+    this.root = root;
+    root.start();
   }
 
   async stop(): Promise<void> {
-    if (this.timer !== undefined) clearInterval(this.timer);
+    this.root?.send({ type: 'supervisor.stop' });
+    this.root?.stop();
     await this.patterns.stop();
-  }
-
-  /** Gives back, one worker at a time, what a pool grew beyond its configured size once it idles. */
-  private shrinkIdle(pools: string[]): void {
-    const now = Date.now();
-    for (const name of pools) {
-      const view = this.o.pool(name);
-      if (view === undefined || view.size <= view.baseSize) continue;
-      if (view.inflight > 0 || view.queued > 0) {
-        this.busyAt.set(name, now);
-        continue;
-      }
-      if (now - (this.busyAt.get(name) ?? 0) < SHRINK_IDLE_MS) continue;
-      this.busyAt.set(name, now);
-      this.o.logger.info({ pool: name, size: view.size - 1 }, 'shrinking idle pool');
-      this.o.resize(name, view.size - 1);
-    }
   }
 }
 

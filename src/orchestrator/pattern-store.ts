@@ -111,6 +111,11 @@ export class PatternStore {
     return { latencyMs: undefined, basis: 'none', samples: 0, errorRate: 0 };
   }
 
+  /** Re-reads what every node knows from the shared bucket (the orchestrator actor does, when it starts). */
+  reload(): Promise<void> {
+    return this.load();
+  }
+
   /** The local patterns, for status and telemetry. */
   snapshot(): Record<string, ReturnType<LatencyStats['toJSON']>> {
     return Object.fromEntries([...this.local].map(([k, v]) => [k, v.toJSON()]));

@@ -7,16 +7,14 @@
 import { randomBytes } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { pino, type Logger } from 'pino';
-import { createActor, fromPromise, type Actor } from 'xstate';
+import { createActor, type Actor } from 'xstate';
 import { DspexError, ErrorCode, ValidationError } from '../errors.js';
-import { decode, encode, Encoding } from '../protocol/codec.js';
+import { encode, Encoding } from '../protocol/codec.js';
 import { isName, NameKind, nameRule } from '../protocol/names.js';
 import {
-  PipelineEventSchema,
   PipelineSpecSchema,
   pipelineEventsSubject,
   type FailurePolicy,
-  type PipelineEvent,
   type PipelineEventBody,
   type PipelineJob,
   type PipelineSpec,
@@ -28,12 +26,13 @@ import { supervisorMachine } from '../supervisors/supervisor-machine.js';
 import { Pipeline } from './dsl.js';
 import { analysePipeline, type PipelineGraph } from './graph.js';
 import { PipelinesOptionsSchema, type PipelinesOptions, type ResolvedPipelinesOptions } from './options.js';
-import { runMachine, type RunInput } from './run-machine.js';
-import type { RunOutcome } from './run-plan.js';
-import { isTerminal, RunStore, runStoreNames } from './run-store.js';
+import { createRunActor, runRecordBase } from './run-actor.js';
+import { createRunHandle, type PipelineRun } from './run-handle.js';
+import { RunStore, runStoreNames } from './run-store.js';
 import { PipelineRunner, type RunEnd } from './runner.js';
-import { executeStage, type PredictFn, type StageFunction } from './stage-executor.js';
-import { stageMachine } from './stage-machine.js';
+import type { PredictFn, StageFunction } from './stage-executor.js';
+
+export type { PipelineRun } from './run-handle.js';
 
 export interface PipelineEngineOptions {
   nc: NatsConnection;
@@ -57,17 +56,6 @@ export interface RunOptions {
    * @default true when the pipeline has no inline function, which only this node can run
    */
   durable?: boolean;
-}
-
-/** A submitted run: iterate it for its events (until the run ends), or await its result. */
-export interface PipelineRun extends AsyncIterable<PipelineEvent> {
-  readonly runId: string;
-  /** The subject its events are published on. */
-  readonly subject: string;
-  /** Resolves with the run's final record (`completed`, `partial` or `failed`). */
-  result(): Promise<RunRecord>;
-  /** Stops listening to the run's events (the run goes on). */
-  close(): void;
 }
 
 /** Starts the engine: opens the stream, consumer and bucket, and starts pulling jobs if a runner. */
@@ -224,12 +212,8 @@ export class PipelineEngine implements AsyncDisposable {
     await this.store.submit(job);
   }
 
-  private async createRecord(job: PipelineJob): Promise<void> {
-    if ((await this.store.getRecord(job.run_id)) !== undefined) {
-      throw new DspexError(ErrorCode.RevisionConflict, `run "${job.run_id}" already exists`, {
-        details: { field: 'run_id' },
-      });
-    }
+  private createRecord(job: PipelineJob): Promise<void> {
+    return this.store.createRecord(job);
   }
 
   private specOf(pipeline: Pipeline | PipelineSpecInput): {
@@ -242,44 +226,7 @@ export class PipelineEngine implements AsyncDisposable {
 
   /** Subscribes to a run's events and watches its record. */
   private listen(runId: string): PipelineRun {
-    const subject = pipelineEventsSubject(this.prefix, runId);
-    const sub = this.o.nc.subscribe(subject);
-    const store = this.store;
-    const abort = new AbortController();
-    const close = (): void => {
-      sub.unsubscribe();
-      abort.abort();
-    };
-    return {
-      runId,
-      subject,
-      close,
-      async result(): Promise<RunRecord> {
-        for await (const record of store.watchRecord(runId, abort.signal)) {
-          if (isTerminal(record)) return record;
-        }
-        throw new DspexError(ErrorCode.Unavailable, `stopped waiting for run "${runId}"`);
-      },
-      async *[Symbol.asyncIterator](): AsyncIterator<PipelineEvent> {
-        try {
-          for await (const msg of sub) {
-            // Anyone may publish on the events subject: a body that does not decode is skipped.
-            let body: unknown;
-            try {
-              body = decode(msg.data, Encoding.Msgpack);
-            } catch {
-              continue;
-            }
-            const parsed = PipelineEventSchema.safeParse(body);
-            if (!parsed.success) continue;
-            yield parsed.data;
-            if (parsed.data.type === 'run.completed' || parsed.data.type === 'run.failed') break;
-          }
-        } finally {
-          sub.unsubscribe();
-        }
-      },
-    };
+    return createRunHandle({ nc: this.o.nc, store: this.store, prefix: this.prefix, runId });
   }
 
   private publish(runId: string, event: PipelineEventBody): void {
@@ -311,89 +258,29 @@ export class PipelineEngine implements AsyncDisposable {
           ? error.toWire()
           : { code: 'internal', message: String(error), retryable: false };
       await this.store.putRecord({
-        ...base(job, node, attempt, started),
+        ...runRecordBase(job, node, attempt, started),
         status: 'failed',
         finished_at: Date.now(),
         error: wire,
       });
       return { persisted: true };
     }
-    await this.store.putRecord({ ...base(job, node, attempt, started), status: 'running' });
+    await this.store.putRecord({ ...runRecordBase(job, node, attempt, started), status: 'running' });
 
     const ended = new Promise<RunEnd>((resolve) => this.active.set(runId, { settle: resolve }));
-    const store = this.store;
-    const deps = {
-      predict: this.o.predict,
-      lookup: (name: string) => local.get(name) ?? this.functions.get(name),
-    };
-    const stageLogic = stageMachine.provide({
-      actors: {
-        execute: fromPromise(async ({ input, signal }) => {
-          const outputs = await executeStage(graph.stages.get(input.stage)!.spec, input, signal, deps);
-          if (input.item !== undefined) await store.saveItem(runId, input.stage, input.item, outputs);
-          return outputs;
-        }),
-        save: fromPromise(async ({ input }) => {
-          const r = input.result;
-          await store.saveStage(
-            runId,
-            input.stage,
-            r.status === 'completed'
-              ? { status: 'completed', outputs: r.outputs, duration_ms: r.durationMs, node }
-              : { status: 'failed', error: r.error, duration_ms: r.durationMs, node },
-          );
-        }),
-      },
-      actions: {
-        notify: (_, { notice }) =>
-          this.publish(runId, {
-            type: 'stage.retrying',
-            stage: notice.stage,
-            ...(notice.item !== undefined && { item: notice.item }),
-            attempt: notice.attempt,
-            delay_ms: notice.delayMs,
-            error: notice.error,
-          }),
-      },
-    });
-    const logic = runMachine.provide({
-      actors: {
-        load: fromPromise(() => store.loadCheckpoints(runId)),
-        stage: stageLogic,
-        finish: fromPromise(
-          async ({ input }: { input: { runId: string; outcome: RunOutcome; durationMs: number } }) => {
-            const o = input.outcome;
-            await store.putRecord({
-              ...base(job, node, attempt, started),
-              status: o.status,
-              finished_at: Date.now(),
-              stages: o.stages,
-              outputs: o.outputs,
-              failures: o.failures,
-              skipped: o.skipped,
-              ...(o.error !== undefined && { error: o.error }),
-            });
-            this.active.get(runId)?.settle({ persisted: true });
-          },
-        ),
-      },
-      actions: { publish: (_, { event }) => this.publish(runId, event) },
-    });
-    const input: RunInput = {
-      runId,
+    const { logic, input } = createRunActor({
+      job,
       graph,
-      inputs: job.inputs,
-      policy: job.policy,
-      node,
       attempt,
-      limits: { maxItems: this.options.maxItems, concurrency: this.options.concurrency },
-      defaults: {
-        timeoutMs: this.options.stageTimeoutMs,
-        retries: this.options.retries,
-        backoffMs: this.options.backoffMs,
-      },
-      now: Date.now,
-    };
+      node,
+      started,
+      store: this.store,
+      options: this.options,
+      predict: this.o.predict,
+      lookup: (name) => local.get(name) ?? this.functions.get(name),
+      publish: (event) => this.publish(runId, event),
+      persisted: () => this.active.get(runId)?.settle({ persisted: true }),
+    });
     this.root.send({
       type: 'supervisor.start_child',
       spec: { id: runId, logic, input, restart: 'transient' },
@@ -426,18 +313,6 @@ export class PipelineEngine implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     return this.stop();
   }
-}
-
-function base(job: PipelineJob, node: string, attempt: number, started: number): RunRecord {
-  return {
-    run_id: job.run_id,
-    pipeline: job.pipeline.name,
-    status: 'running',
-    node,
-    attempt,
-    submitted_at: job.submitted_at,
-    started_at: started,
-  };
 }
 
 /** A run id given through the API becomes a subject token and a KV key: checked like the wire's. */

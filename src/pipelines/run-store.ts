@@ -16,6 +16,7 @@ import {
   type JetStreamClient,
 } from '@nats-io/jetstream';
 import { type KV } from '@nats-io/kv';
+import { DspexError, ErrorCode } from '../errors.js';
 import { openBucket } from '../nats/kv-bucket.js';
 import { decode, encode, Encoding } from '../protocol/codec.js';
 import {
@@ -26,6 +27,7 @@ import {
   type PipelineJob,
   type RunRecord,
 } from '../protocol/pipelines.js';
+import { isWrongLastSequence } from '../variables/buckets.js';
 import type { ResolvedPipelinesOptions } from './options.js';
 import type { Checkpoints } from './run-plan.js';
 
@@ -132,15 +134,31 @@ export class RunStore {
     return Math.round((info.config.ack_wait ?? 30_000_000_000) / 1_000_000);
   }
 
-  /** Records the run as queued and puts its job on the stream (deduplicated by run id). */
-  async submit(job: PipelineJob): Promise<void> {
-    await this.putRecord({
+  /**
+   * Records the run as queued, by `kv.create`: of two submits with one run id exactly one gets the
+   * record; the other gets a 409 `revision_conflict` naming `run_id`.
+   */
+  async createRecord(job: PipelineJob): Promise<void> {
+    const record: RunRecord = {
       run_id: job.run_id,
       pipeline: job.pipeline.name,
       status: 'queued',
       attempt: 0,
       submitted_at: job.submitted_at,
-    });
+    };
+    try {
+      await this.kv.create(`run.${job.run_id}`, encode(record, Encoding.Msgpack));
+    } catch (error) {
+      if (!isWrongLastSequence(error)) throw error;
+      throw new DspexError(ErrorCode.RevisionConflict, `run "${job.run_id}" already exists`, {
+        details: { field: 'run_id' },
+        cause: error,
+      });
+    }
+  }
+
+  /** Puts the job of a run whose record {@link createRecord} made on the stream (deduplicated by run id). */
+  async submit(job: PipelineJob): Promise<void> {
     await this.js.publish(this.names.subject, encode(job, Encoding.Msgpack), { msgID: job.run_id });
   }
 

@@ -6,7 +6,14 @@
  * `execute` actor (its `signal` aborts when an attempt times out or the stage is stopped), and
  * attempt-level news goes out through the injected `notify` action.
  */
-import { enqueueActions, fromPromise, setup, type DoneActorEvent, type ErrorActorEvent } from 'xstate';
+import {
+  enqueueActions,
+  fromPromise,
+  setup,
+  type AnyActorRef,
+  type DoneActorEvent,
+  type ErrorActorEvent,
+} from 'xstate';
 import { DspexError, ErrorCode, isDspexError, type WireError } from '../errors.js';
 
 /** What the injected `execute` actor receives: one attempt of one unit. */
@@ -51,6 +58,18 @@ export interface StageInput {
   retries: number;
   backoffMs: number;
   now: () => number;
+  /**
+   * Gets a {@link StageResultEvent} when the stage ends: its run, which supervises its stages through
+   * a supervisor in between and so never sees the stage's own output.
+   */
+  report?: AnyActorRef;
+}
+
+/** What a stage sends its `report` actor when it ends. */
+export interface StageResultEvent {
+  type: 'stage.result';
+  stage: string;
+  result: StageResult;
 }
 
 type UnitStatus = 'pending' | 'running' | 'waiting' | 'done';
@@ -376,7 +395,15 @@ export const stageMachine = stageSetup.createMachine({
         },
       },
     },
-    finished: { type: 'final' },
+    finished: {
+      type: 'final',
+      entry: enqueueActions(({ context, enqueue }) => {
+        const { report, stage } = context.input;
+        if (report === undefined) return;
+        const event: StageResultEvent = { type: 'stage.result', stage, result: context.result! };
+        enqueue.sendTo(report, event);
+      }),
+    },
   },
   output: ({ context }) => context.result!,
 });

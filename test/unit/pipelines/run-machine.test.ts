@@ -27,17 +27,17 @@ function run(
   const events: PipelineEventBody[] = [];
   const executed: string[] = [];
   const finished: RunOutcome[] = [];
+  const stageLogic = stageMachine.provide({
+    actors: {
+      execute: fromPromise(({ input, signal }) => {
+        executed.push(input.stage);
+        return work(input, signal);
+      }),
+    },
+  });
   const logic = runMachine.provide({
     actors: {
       load: fromPromise(() => Promise.resolve(o.checkpoints ?? { stages: {}, items: {} })),
-      stage: stageMachine.provide({
-        actors: {
-          execute: fromPromise(({ input, signal }) => {
-            executed.push(input.stage);
-            return work(input, signal);
-          }),
-        },
-      }),
       finish: fromPromise(({ input }) => {
         finished.push(input.outcome);
         return Promise.resolve();
@@ -56,6 +56,7 @@ function run(
       limits: { maxItems: 100, concurrency: 4 },
       defaults: { timeoutMs: 5000, retries: 0, backoffMs: 1 },
       now: Date.now,
+      stage: stageLogic,
     },
   });
   actor.start();

@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { createActor, fromPromise } from 'xstate';
 import type { SessionRecord } from '../../../src/protocol/sessions.js';
-import { sessionMachine, type SessionJob } from '../../../src/sessions/session-machine.js';
+import {
+  sessionMachine,
+  type SessionJob,
+  type StoredSession,
+} from '../../../src/sessions/session-machine.js';
 import {
   callChange,
   closeChange,
@@ -89,14 +93,17 @@ describe('the session machine', () => {
     let active = 0;
     const logic = sessionMachine.provide({
       actors: {
+        load: fromPromise<StoredSession, { id: string }>(() =>
+          Promise.resolve({ record: undefined, revision: undefined }),
+        ),
         apply: fromPromise(async ({ input }) => {
           active++;
           expect(active).toBe(1);
-          const record = input.change(undefined, 0).record;
+          const record = input.job.change(undefined, 0).record;
           log.push(String(record?.id));
           await new Promise((r) => setTimeout(r, 5));
           active--;
-          return record;
+          return { result: record, stored: undefined };
         }),
       },
     });
