@@ -19,6 +19,7 @@ import {
   type VarSpec,
 } from '../protocol/variables.js';
 import { parseMessage } from '../protocol/schemas.js';
+import type { ChildFailure } from '../supervisors/types.js';
 import {
   createBinding,
   resolveRefs,
@@ -175,6 +176,13 @@ export class VariableStore implements AsyncDisposable {
   /** Bucket names and the event subject prefix. */
   get names(): BucketNames {
     return this.buckets.names;
+  }
+  /**
+   * Settles if this node's variables supervisor gave up (its variable actors crashed more often than
+   * its restart intensity allows); writes are then refused with 503 `unavailable`. Never rejects.
+   */
+  get failed(): Promise<ChildFailure> {
+    return this.actors.failed;
   }
   /** The TTL of leases (the lease bucket's). */
   get leaseTtlMs(): number {
