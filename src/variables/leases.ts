@@ -59,7 +59,21 @@ export function isLeaseHeld(error: unknown): boolean {
   return error instanceof DspexError && error.details?.reason === 'lease_held';
 }
 
+/**
+ * Carries lease changes into the variables' records (`holder` on a marker revision), so a writer
+ * learns of a lease from the record its compare-and-set is based on instead of a lease read.
+ */
+export interface LeaseMarks {
+  /** `holder` now holds the lease of `name`; resolves once the record says so. */
+  taken(name: string, holder: string): Promise<void>;
+  /** `holder` released the lease of `name`; best effort (an expired mark is checked by writers). */
+  released(name: string, holder: string): Promise<void>;
+}
+
 export class LeaseManager {
+  /** Set by the store once its writer exists. */
+  marks: LeaseMarks | undefined;
+
   constructor(
     private readonly kv: KV,
     private readonly nodeId: string,
@@ -81,9 +95,13 @@ export class LeaseManager {
     const got = new Map<string, number>();
     const deadline = Date.now() + waitMs;
     try {
-      for (const name of sorted) got.set(name, await this.acquireOne(name, holder, deadline));
+      for (const name of sorted) {
+        got.set(name, await this.acquireOne(name, holder, deadline));
+        // Held only once the record says so: a write based on an unmarked record then fails its CAS.
+        await this.marks?.taken(name, holder);
+      }
     } catch (error) {
-      await Promise.all([...got].map(([name, rev]) => this.releaseOne(name, rev)));
+      await Promise.all([...got].map(([name, rev]) => this.releaseOne(name, holder, rev)));
       throw error;
     }
     return got;
@@ -129,13 +147,17 @@ export class LeaseManager {
     }
   }
 
-  async releaseOne(name: string, revision: number): Promise<void> {
+  async releaseOne(name: string, holder: string, revision: number): Promise<void> {
     try {
       await this.kv.delete(name, { previousSeq: revision });
     } catch (error) {
       // Already expired or taken over: nothing of ours to release.
       if (!isWrongLastSequence(error)) this.logger.warn({ err: error, name }, 'lease release failed');
+      return;
     }
+    await this.marks
+      ?.released(name, holder)
+      .catch((err: unknown) => this.logger.debug({ err, name }, 'lease release mark failed'));
   }
 
   /** Releases `holder`'s leases on `names` whatever their revisions (wire clients do not track them). */
@@ -144,7 +166,7 @@ export class LeaseManager {
     for (const name of names) {
       const current = await this.current(name);
       if (current?.holder !== holder) continue;
-      await this.releaseOne(name, current.revision);
+      await this.releaseOne(name, holder, current.revision);
       released.push(name);
     }
     return released;
@@ -211,7 +233,9 @@ class HeldLease implements Lease {
   async release(): Promise<void> {
     if (!this.held) return;
     this.end('released');
-    await Promise.all([...this.revisions].map(([name, rev]) => this.manager.releaseOne(name, rev)));
+    await Promise.all(
+      [...this.revisions].map(([name, rev]) => this.manager.releaseOne(name, this.holder, rev)),
+    );
   }
 
   private end(reason: LeaseEnd): void {

@@ -155,6 +155,10 @@ export class VariableStore implements AsyncDisposable {
       maxValueBytes: options.maxValueBytes,
       fetch: (name) => this.fetch(name),
     });
+    this.leases.marks = {
+      taken: (name, holder) => this.writer.mark(name, holder, 'taken'),
+      released: (name, holder) => this.writer.mark(name, holder, 'released'),
+    };
     this.actors = new VariableActors({
       nodeId,
       queueLimit: options.writeQueueLimit,
@@ -196,6 +200,8 @@ export class VariableStore implements AsyncDisposable {
   }
 
   private onEntry(entry: KvWatchEntry): void {
+    // Most often this node's own write coming back: known already, not worth decoding again.
+    if (entry.revision <= this.actors.seen(entry.key)) return;
     if (entry.operation !== 'PUT') {
       this.actors.send(entry.key, { type: 'removed', revision: entry.revision });
       return;
@@ -374,6 +380,8 @@ export class VariableStore implements AsyncDisposable {
     const iter = await this.buckets.values.history({ key: name });
     for await (const entry of iter) {
       const record = recordOf(entry);
+      // Lease markers change no value: history lists the values written.
+      if (record?.marker === true) continue;
       const item: VarHistoryEntry = {
         revision: entry.revision,
         operation: entry.operation,

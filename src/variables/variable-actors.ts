@@ -112,7 +112,8 @@ export class VariableActors {
       },
       actions: {
         notify: ({ context }, params) => {
-          this.o.notify(context.name, params.record);
+          // A lease marker moves the revision (the actor keeps it for its next CAS) but no value.
+          if (params.record?.marker !== true) this.o.notify(context.name, params.record);
           // Only once observers were told: a crash above replays this event to the next instance.
           const cell = this.cells.get(context.name);
           if (cell !== undefined) this.advance(cell, params.record, params.revision);
@@ -169,6 +170,14 @@ export class VariableActors {
   record(name: string): VarRecord | undefined {
     const ref = this.ref(name);
     return ref !== undefined ? ref.getSnapshot().context.record : this.cells.get(name)?.record;
+  }
+
+  /** The newest revision of `name` this node has seen (0 when none); never creates an actor. */
+  seen(name: string): number {
+    const cell = this.cells.get(name);
+    if (cell === undefined) return 0;
+    const live = this.ref(name)?.getSnapshot().context;
+    return Math.max(live?.record?.revision ?? 0, live?.deletedAt ?? 0, this.cursor(cell));
   }
 
   /** Restarts so far of the actor of `name` (0 for the first instance). */

@@ -27,7 +27,7 @@ const MAX_ATTEMPTS = 9;
 
 export class VariableWriter {
   private readonly local = new Map<string, LocalChecks>();
-  private readonly validators = new Map<string, { key: string; validate: Validator }>();
+  private readonly validators = new Map<string, { key: string; spec: VarSpec; validate: Validator }>();
 
   constructor(private readonly deps: WriterDeps) {}
 
@@ -39,11 +39,16 @@ export class VariableWriter {
 
   /** The validator of `spec` plus this node's local checks, compiled once per spec. */
   validator(name: string, spec: VarSpec): Validator {
-    const key = JSON.stringify(spec);
     const hit = this.validators.get(name);
-    if (hit !== undefined && hit.key === key) return hit.validate;
+    // Successive writes carry the same spec object: skip serialising it to compare.
+    if (hit !== undefined && hit.spec === spec) return hit.validate;
+    const key = JSON.stringify(spec);
+    if (hit !== undefined && hit.key === key) {
+      hit.spec = spec;
+      return hit.validate;
+    }
     const validate = compileValidator(spec, this.local.get(name));
-    this.validators.set(name, { key, validate });
+    this.validators.set(name, { key, spec, validate });
     return validate;
   }
 
@@ -57,6 +62,9 @@ export class VariableWriter {
     const validated = this.validator(name, spec)(value);
     const stored: VarStored = { name, value: validated, spec, node: this.deps.nodeId, at: Date.now() };
     if (inputs !== undefined) stored.inputs = inputs;
+    // A lease may be taken before the variable exists; its mark must be in the first record.
+    const lease = await this.deps.leases.current(name);
+    if (lease !== undefined) stored.holder = lease.holder;
     try {
       const revision = await this.deps.values.create(name, this.encode(stored));
       return { ...stored, revision };
@@ -66,9 +74,21 @@ export class VariableWriter {
     }
   }
 
-  /** The injected write effect of the variable machine. */
+  /**
+   * The injected write effect of the variable machine: one compare-and-set on the revision of the
+   * record the decision was made on. The record carries the lease holder (acquisition writes a
+   * marker revision), so a write without a holder on an unmarked record needs no lease read: a
+   * lease taken since has moved the revision and the CAS fails. A marked record (maybe an expired
+   * lease, whose expiry is silent) and every holder's write read the lease bucket, as before.
+   */
   async write({ name, job, known }: WriteInput): Promise<VarRecord> {
     let current = known ?? (await this.deps.fetch(name));
+    // The lease decision must be made on the very revision the CAS expects.
+    if (job.revision !== undefined && current?.revision !== job.revision) {
+      current = await this.deps.fetch(name);
+      if (current !== undefined && current.revision !== job.revision)
+        throw staleRevision(name, job.revision, current);
+    }
     const newSpec = job.spec;
     for (let attempt = 1; ; attempt++) {
       if (current === undefined) throw notDefined(name);
@@ -82,23 +102,29 @@ export class VariableWriter {
       if (job.inputs !== undefined && dominates(current.inputs, job.inputs)) return current;
       const spec = newSpec ?? current.spec;
       const value = this.validator(name, spec)(job.value);
-      // Read from the server on every write, not from a watch: a lease taken on another node an
-      // instant ago must stop this write (a watch cache would lag it; measured, it saves one RTT).
-      const lease = await this.deps.leases.current(name);
-      if (!job.internal) {
-        if (lease !== undefined && lease.holder !== job.holder)
-          throw leaseHeldError(name, lease, this.deps.leases.ttlMs);
-        if (job.holder !== undefined && lease === undefined) {
+      const stored: VarStored = { name, value, spec, node: this.deps.nodeId, at: Date.now() };
+      if (job.score !== undefined) stored.score = job.score;
+      if (job.by !== undefined) stored.by = job.by;
+      if (job.inputs !== undefined) stored.inputs = job.inputs;
+      if (job.internal) {
+        // The store's own writes (spec update, derived value) leave the lease state as it is.
+        if (current.holder !== undefined) stored.holder = current.holder;
+      } else if (job.holder !== undefined) {
+        // Read from the server: the holder's lease may have expired or been taken over.
+        const lease = await this.deps.leases.current(name);
+        if (lease === undefined) {
           throw new DspexError(ErrorCode.RevisionConflict, `${job.holder} holds no lease on ${name}`, {
             details: { field: 'holder', reason: 'lease_not_held' },
           });
         }
+        if (lease.holder !== job.holder) throw leaseHeldError(name, lease, this.deps.leases.ttlMs);
+        stored.lease = lease.revision;
+        stored.holder = job.holder;
+      } else if (current.holder !== undefined) {
+        // Marked: live, or expired without a trace. A write that goes through clears the mark.
+        const lease = await this.deps.leases.current(name);
+        if (lease !== undefined) throw leaseHeldError(name, lease, this.deps.leases.ttlMs);
       }
-      const stored: VarStored = { name, value, spec, node: this.deps.nodeId, at: Date.now() };
-      if (job.score !== undefined) stored.score = job.score;
-      if (job.by !== undefined) stored.by = job.by;
-      if (lease !== undefined && lease.holder === job.holder) stored.lease = lease.revision;
-      if (job.inputs !== undefined) stored.inputs = job.inputs;
       const expected = job.revision ?? current.revision;
       try {
         const revision = await this.deps.values.update(name, this.encode(stored), expected);
@@ -110,6 +136,34 @@ export class VariableWriter {
       if (job.revision !== undefined || attempt >= MAX_ATTEMPTS) throw staleRevision(name, expected, fresh);
       current = fresh;
     }
+  }
+
+  /**
+   * Writes a marker revision saying `holder` took the lease of `name` (`taken`) or, if the record
+   * still names `holder`, that it released it. Retried on a concurrent write; a missing variable
+   * needs no mark (`create` reads the lease).
+   */
+  async mark(name: string, holder: string, change: 'taken' | 'released'): Promise<void> {
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS * 2; attempt++) {
+      const current = await this.deps.fetch(name);
+      if (current === undefined) return;
+      if (change === 'taken' ? current.holder === holder : current.holder !== holder) return;
+      const { revision, ...stored } = current;
+      stored.marker = true;
+      stored.node = this.deps.nodeId;
+      stored.at = Date.now();
+      if (change === 'taken') stored.holder = holder;
+      else delete stored.holder;
+      try {
+        await this.deps.values.update(name, this.encode(stored), revision);
+        return;
+      } catch (error) {
+        if (!isWrongLastSequence(error)) throw error;
+      }
+    }
+    throw new DspexError(ErrorCode.Unavailable, `variable ${name}: could not mark the lease of ${holder}`, {
+      details: { field: 'name', reason: 'lease_mark_contended' },
+    });
   }
 
   private encode(stored: VarStored): Uint8Array {
