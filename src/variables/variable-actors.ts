@@ -19,7 +19,7 @@ import type { Logger } from 'pino';
 import { createActor, fromPromise, type Actor, type ActorOptions, type ActorRefFrom } from 'xstate';
 import { DspexError, ErrorCode } from '../errors.js';
 import type { VarRecord } from '../protocol/variables.js';
-import { selectChildRef, supervisorMachine } from '../supervisors/supervisor-machine.js';
+import { supervisorMachine } from '../supervisors/supervisor-machine.js';
 import type { RestartIntensity } from '../supervisors/options.js';
 import type { ChildFailure, Clock } from '../supervisors/types.js';
 import {
@@ -232,7 +232,8 @@ export class VariableActors {
   }
 
   private ref(name: string): VariableRef | undefined {
-    const ref = selectChildRef(this.root.getSnapshot(), name) as VariableRef | undefined;
+    // The children map, not `selectChildRef` (a scan of every child): this runs on every event.
+    const ref = this.root.getSnapshot().children[name] as VariableRef | undefined;
     return ref?.getSnapshot().status === 'active' ? ref : undefined;
   }
 
