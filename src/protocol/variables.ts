@@ -62,7 +62,7 @@ export const VarStoredSchema = z.object({
    * compare-and-set is based on (absent: no lease was taken since, and no lease read is needed).
    */
   holder: HolderSchema.optional(),
-  /** A marker revision: only the lease state changed (taken or released); value and score did not. */
+  /** A marker revision: a lease was taken (`holder`); value and score did not change. */
   marker: z.literal(true).optional(),
 });
 export type VarStored = z.infer<typeof VarStoredSchema>;

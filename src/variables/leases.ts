@@ -60,14 +60,14 @@ export function isLeaseHeld(error: unknown): boolean {
 }
 
 /**
- * Carries lease changes into the variables' records (`holder` on a marker revision), so a writer
+ * Carries an acquisition into the variable's record (`holder` on a marker revision), so a writer
  * learns of a lease from the record its compare-and-set is based on instead of a lease read.
+ * Release writes nothing (its revision would move under the holder's last write): the next plain
+ * write finds the mark, reads the lease gone, and clears it.
  */
 export interface LeaseMarks {
   /** `holder` now holds the lease of `name`; resolves once the record says so. */
   taken(name: string, holder: string): Promise<void>;
-  /** `holder` released the lease of `name`; best effort (an expired mark is checked by writers). */
-  released(name: string, holder: string): Promise<void>;
 }
 
 export class LeaseManager {
@@ -101,7 +101,7 @@ export class LeaseManager {
         await this.marks?.taken(name, holder);
       }
     } catch (error) {
-      await Promise.all([...got].map(([name, rev]) => this.releaseOne(name, holder, rev)));
+      await Promise.all([...got].map(([name, rev]) => this.releaseOne(name, rev)));
       throw error;
     }
     return got;
@@ -147,17 +147,13 @@ export class LeaseManager {
     }
   }
 
-  async releaseOne(name: string, holder: string, revision: number): Promise<void> {
+  async releaseOne(name: string, revision: number): Promise<void> {
     try {
       await this.kv.delete(name, { previousSeq: revision });
     } catch (error) {
       // Already expired or taken over: nothing of ours to release.
       if (!isWrongLastSequence(error)) this.logger.warn({ err: error, name }, 'lease release failed');
-      return;
     }
-    await this.marks
-      ?.released(name, holder)
-      .catch((err: unknown) => this.logger.debug({ err, name }, 'lease release mark failed'));
   }
 
   /** Releases `holder`'s leases on `names` whatever their revisions (wire clients do not track them). */
@@ -166,7 +162,7 @@ export class LeaseManager {
     for (const name of names) {
       const current = await this.current(name);
       if (current?.holder !== holder) continue;
-      await this.releaseOne(name, holder, current.revision);
+      await this.releaseOne(name, current.revision);
       released.push(name);
     }
     return released;
@@ -233,9 +229,7 @@ class HeldLease implements Lease {
   async release(): Promise<void> {
     if (!this.held) return;
     this.end('released');
-    await Promise.all(
-      [...this.revisions].map(([name, rev]) => this.manager.releaseOne(name, this.holder, rev)),
-    );
+    await Promise.all([...this.revisions].map(([name, rev]) => this.manager.releaseOne(name, rev)));
   }
 
   private end(reason: LeaseEnd): void {

@@ -155,10 +155,7 @@ export class VariableStore implements AsyncDisposable {
       maxValueBytes: options.maxValueBytes,
       fetch: (name) => this.fetch(name),
     });
-    this.leases.marks = {
-      taken: (name, holder) => this.writer.mark(name, holder, 'taken'),
-      released: (name, holder) => this.writer.mark(name, holder, 'released'),
-    };
+    this.leases.marks = { taken: (name, holder) => this.writer.mark(name, holder) };
     this.actors = new VariableActors({
       nodeId,
       queueLimit: options.writeQueueLimit,

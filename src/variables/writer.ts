@@ -139,21 +139,19 @@ export class VariableWriter {
   }
 
   /**
-   * Writes a marker revision saying `holder` took the lease of `name` (`taken`) or, if the record
-   * still names `holder`, that it released it. Retried on a concurrent write; a missing variable
-   * needs no mark (`create` reads the lease).
+   * Writes a marker revision saying `holder` took the lease of `name` (unless the record already
+   * names it). Retried on a concurrent write; a missing variable needs no mark (`create` reads the
+   * lease).
    */
-  async mark(name: string, holder: string, change: 'taken' | 'released'): Promise<void> {
+  async mark(name: string, holder: string): Promise<void> {
     for (let attempt = 1; attempt <= MAX_ATTEMPTS * 2; attempt++) {
       const current = await this.deps.fetch(name);
-      if (current === undefined) return;
-      if (change === 'taken' ? current.holder === holder : current.holder !== holder) return;
+      if (current === undefined || current.holder === holder) return;
       const { revision, ...stored } = current;
       stored.marker = true;
       stored.node = this.deps.nodeId;
       stored.at = Date.now();
-      if (change === 'taken') stored.holder = holder;
-      else delete stored.holder;
+      stored.holder = holder;
       try {
         await this.deps.values.update(name, this.encode(stored), revision);
         return;
