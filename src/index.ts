@@ -144,6 +144,7 @@ export type {
   Bindable,
   BindingSpec,
   RequestBinding,
+  VariableBinding,
   Consistency,
   RecordReader,
 } from './variables/binding.js';

@@ -2,8 +2,9 @@
  * Variables: how long a value set on one runtime node takes to reach an observer on another node
  * (set → watch callback, p50/p99), and sets per second — beside, in the same run and on the same
  * server, a raw JetStream KV `put` observed by a KV watch on a second connection (the engine's own
- * floor). The difference is what dspex adds: validation, the lease check (one KV get), the
- * compare-and-set, the record encoding and the actor hop on both sides.
+ * floor). The difference is what dspex adds: validation, the compare-and-set (the lease state
+ * travels in the record, so a write without a lease reads no lease), the record encoding and the
+ * actor hop on both sides.
  *
  * Subjects alternate in rounds so drift on the shared machine hits both alike.
  */
@@ -186,7 +187,7 @@ const scenario: Scenario = {
         notes: [
           'Both nodes and the raw clients run in this process on separate NATS connections to one local nats-server (file storage).',
           `Throughput: ${sizes.writers} concurrent writers, each on its own variable (dspex) or key (raw), each awaiting its write.`,
-          'A dspex set is a lease check (KV get) plus a compare-and-set update; the raw put is one unconditional publish.',
+          'A dspex set is one compare-and-set update (the lease state is in the record); the raw put is one unconditional publish.',
         ],
       };
     } finally {

@@ -56,6 +56,14 @@ export const VarStoredSchema = z.object({
   lease: z.number().int().positive().optional(),
   /** For a derived variable: the revision of each input it was computed from. */
   inputs: z.record(z.string(), z.number().int().nonnegative()).optional(),
+  /**
+   * The optimizer lease holder this revision was written under or marked with: acquiring a lease
+   * writes a marker revision carrying it, so any writer sees a lease in the record its
+   * compare-and-set is based on (absent: no lease was taken since, and no lease read is needed).
+   */
+  holder: HolderSchema.optional(),
+  /** A marker revision: a lease was taken (`holder`); value and score did not change. */
+  marker: z.literal(true).optional(),
 });
 export type VarStored = z.infer<typeof VarStoredSchema>;
 

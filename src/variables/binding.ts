@@ -60,6 +60,15 @@ export interface RequestBinding {
   apply(request: PredictRequest): Promise<PredictRequest>;
 }
 
+/**
+ * A binding made by `VariableStore.bind()`: it announces itself as an observer of the variables it
+ * reads until released. Release it (or declare it with `using`) once no module uses it.
+ */
+export interface VariableBinding extends RequestBinding, Disposable {
+  /** Withdraws the binding's observer announcements; idempotent. The binding keeps working. */
+  release(): void;
+}
+
 /** Builds the {@link RequestBinding} of a spec over a record reader. */
 export function createBinding(spec: BindingSpec, read: RecordReader): RequestBinding {
   const consistency = spec.consistency ?? 'cached';

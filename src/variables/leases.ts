@@ -59,7 +59,21 @@ export function isLeaseHeld(error: unknown): boolean {
   return error instanceof DspexError && error.details?.reason === 'lease_held';
 }
 
+/**
+ * Carries an acquisition into the variable's record (`holder` on a marker revision), so a writer
+ * learns of a lease from the record its compare-and-set is based on instead of a lease read.
+ * Release writes nothing (its revision would move under the holder's last write): the next plain
+ * write finds the mark, reads the lease gone, and clears it.
+ */
+export interface LeaseMarks {
+  /** `holder` now holds the lease of `name`; resolves once the record says so. */
+  taken(name: string, holder: string): Promise<void>;
+}
+
 export class LeaseManager {
+  /** Set by the store once its writer exists. */
+  marks: LeaseMarks | undefined;
+
   constructor(
     private readonly kv: KV,
     private readonly nodeId: string,
@@ -81,7 +95,11 @@ export class LeaseManager {
     const got = new Map<string, number>();
     const deadline = Date.now() + waitMs;
     try {
-      for (const name of sorted) got.set(name, await this.acquireOne(name, holder, deadline));
+      for (const name of sorted) {
+        got.set(name, await this.acquireOne(name, holder, deadline));
+        // Held only once the record says so: a write based on an unmarked record then fails its CAS.
+        await this.marks?.taken(name, holder);
+      }
     } catch (error) {
       await Promise.all([...got].map(([name, rev]) => this.releaseOne(name, rev)));
       throw error;

@@ -1,57 +1,48 @@
 /**
- * The variable store of one node: one {@link variableMachine} actor per variable, fed by a single KV
- * watch over the values bucket (so every node's cache follows every write in the cluster), writes
- * by compare-and-set on the KV revision, leases, derived variables, observers and bindings.
+ * The variable store of one node, a facade over its parts: one {@link variableMachine} actor per
+ * variable (`variable-actors.ts`), fed by a single KV watch over the values bucket (`watch.ts`, so
+ * every node's cache follows every write in the cluster); writes by compare-and-set on the KV
+ * revision (`writer.ts`); leases (`leases.ts`); derived variables (`derived.ts`); observers and
+ * bindings (`watch.ts`, `observers.ts`).
  */
 import { isDeepStrictEqual } from 'node:util';
-import { setTimeout as sleep } from 'node:timers/promises';
-import type { NatsConnection, QueuedIterator } from '@nats-io/nats-core';
+import type { NatsConnection } from '@nats-io/nats-core';
 import type { KvWatchEntry } from '@nats-io/kv';
 import { pino, type Logger } from 'pino';
-import { createActor, fromPromise, type Actor } from 'xstate';
 import type { z } from 'zod';
 import { DspexError, ErrorCode } from '../errors.js';
 import {
-  VarNameSchema,
   VarSpecSchema,
   type VarDescription,
   type VarHistoryEntry,
   type VarRecord,
   type VarSpec,
-  type VarStored,
 } from '../protocol/variables.js';
 import { parseMessage } from '../protocol/schemas.js';
+import type { ChildFailure } from '../supervisors/types.js';
 import {
   createBinding,
   resolveRefs,
   varRef,
   type BindingSpec,
   type Consistency,
-  type RequestBinding,
   type VarRef,
+  type VariableBinding,
 } from './binding.js';
-import {
-  bucketNames,
-  encodeStored,
-  isWrongLastSequence,
-  leaseTtlOf,
-  openBuckets,
-  recordOf,
-  type BucketNames,
-  type Buckets,
-} from './buckets.js';
-import {
-  checkConstraints,
-  compileValidator,
-  typeSchema,
-  type LocalChecks,
-  type Validator,
-} from './constraints.js';
+import { bucketNames, leaseTtlOf, openBuckets, recordOf, type BucketNames, type Buckets } from './buckets.js';
+import { checkName, notDefined } from './checks.js';
+import { checkConstraints, typeSchema, type LocalChecks } from './constraints.js';
+import { DerivedVariables } from './derived.js';
 import { assertAcyclic } from './graph.js';
-import { leaseHeldError, LeaseManager, type AcquireOptions, type Lease } from './leases.js';
+import { LeaseManager, type AcquireOptions, type Lease } from './leases.js';
 import { ObserverRegistry } from './observers.js';
 import { VariablesOptionsSchema, type ResolvedVariablesOptions, type VariablesOptions } from './options.js';
-import { variableMachine, type SetJob, type WriteInput } from './variable-machine.js';
+import { VariableActors } from './variable-actors.js';
+import type { SetJob } from './variable-machine.js';
+import { ValuesWatch, Watchers, type VarObserverFn } from './watch.js';
+import { VariableWriter } from './writer.js';
+
+export type { VarObserverFn } from './watch.js';
 
 /** How a variable is defined. `T` is the value type (inferred from a zod `type`). */
 export interface VariableDefinition<T = unknown> {
@@ -96,9 +87,6 @@ export interface WatchOptions {
   initial?: boolean;
 }
 
-/** Called with the new record, or `undefined` once the variable is deleted. */
-export type VarObserverFn<T = unknown> = (record: (VarRecord & { value: T }) | undefined) => void;
-
 /** A handle on one variable. */
 export interface Variable<T = unknown> {
   readonly name: string;
@@ -122,8 +110,6 @@ export interface VariableStoreOptions {
   logger?: Logger;
 }
 
-export type VariableActor = Actor<typeof variableMachine>;
-
 /** Starts a store: opens (or creates) the buckets and waits until its cache holds every variable. */
 export async function createVariableStore(o: VariableStoreOptions): Promise<VariableStore> {
   const options = VariablesOptionsSchema.parse(o.options ?? {});
@@ -143,18 +129,14 @@ export async function createVariableStore(o: VariableStoreOptions): Promise<Vari
 }
 
 export class VariableStore implements AsyncDisposable {
-  private readonly actors = new Map<string, VariableActor>();
-  private readonly local = new Map<string, LocalChecks>();
-  private readonly derivers = new Map<string, NonNullable<VariableDefinition['derive']>>();
-  private readonly validators = new Map<string, { key: string; validate: Validator }>();
-  private readonly callbacks = new Map<string, Set<VarObserverFn>>();
-  private readonly recomputing = new Map<string, 'running' | 'again'>();
   private readonly leases: LeaseManager;
   private readonly observers: ObserverRegistry;
-  private watcher: QueuedIterator<KvWatchEntry> | undefined;
-  private lastRevision = 0;
+  private readonly actors: VariableActors;
+  private readonly writer: VariableWriter;
+  private readonly derived: DerivedVariables;
+  private readonly watchers: Watchers;
+  private readonly feed: ValuesWatch;
   private closed = false;
-  private loop: Promise<void> | undefined;
 
   constructor(
     readonly nc: NatsConnection,
@@ -166,11 +148,42 @@ export class VariableStore implements AsyncDisposable {
   ) {
     this.leases = new LeaseManager(buckets.leases, nodeId, leaseTtlMs, logger);
     this.observers = new ObserverRegistry(buckets.observers, nodeId, options.observerTtlMs, logger);
+    this.writer = new VariableWriter({
+      values: buckets.values,
+      leases: this.leases,
+      nodeId,
+      maxValueBytes: options.maxValueBytes,
+      fetch: (name) => this.fetch(name),
+    });
+    this.leases.marks = { taken: (name, holder) => this.writer.mark(name, holder) };
+    this.actors = new VariableActors({
+      nodeId,
+      queueLimit: options.writeQueueLimit,
+      write: (input) => this.writer.write(input),
+      // Deferred: actions run before the actor commits its snapshot, and recomputes read `peek()`.
+      notify: (name, record) => queueMicrotask(() => this.changed(name, record)),
+      logger,
+    });
+    this.derived = new DerivedVariables({
+      peek: (name) => this.peek(name),
+      enqueue: (name, job) => this.enqueue(name, job),
+      closed: () => this.closed,
+      logger,
+    });
+    this.watchers = new Watchers(this.observers, logger);
+    this.feed = new ValuesWatch(buckets.values, (entry) => this.onEntry(entry), logger);
   }
 
   /** Bucket names and the event subject prefix. */
   get names(): BucketNames {
     return this.buckets.names;
+  }
+  /**
+   * Settles if this node's variables supervisor gave up (its variable actors crashed more often than
+   * its restart intensity allows); writes are then refused with 503 `unavailable`. Never rejects.
+   */
+  get failed(): Promise<ChildFailure> {
+    return this.actors.failed;
   }
   /** The TTL of leases (the lease bucket's). */
   get leaseTtlMs(): number {
@@ -178,37 +191,16 @@ export class VariableStore implements AsyncDisposable {
   }
 
   async start(): Promise<void> {
-    const status = await this.buckets.values.status();
-    const until = status.streamInfo.state.last_seq;
+    this.actors.start();
     this.observers.start();
-    let synced!: () => void;
-    const ready = new Promise<void>((resolve) => (synced = resolve));
-    if (until === 0) synced();
-    this.loop = this.watchLoop(until, synced);
-    await ready;
-  }
-
-  /** Follows the values bucket; resumes after the last revision seen if the watch ends (server restart). */
-  private async watchLoop(until: number, synced: () => void): Promise<void> {
-    while (!this.closed) {
-      try {
-        const from = this.lastRevision;
-        this.watcher = await this.buckets.values.watch(from === 0 ? {} : { resumeFromRevision: from + 1 });
-        for await (const entry of this.watcher) {
-          this.lastRevision = Math.max(this.lastRevision, entry.revision);
-          this.onEntry(entry);
-          if (this.lastRevision >= until) synced();
-        }
-      } catch (err) {
-        if (!this.closed) this.logger.warn({ err }, 'variable watch failed; resuming');
-      }
-      if (!this.closed) await sleep(250);
-    }
+    await this.feed.start();
   }
 
   private onEntry(entry: KvWatchEntry): void {
+    // Most often this node's own write coming back: known already, not worth decoding again.
+    if (entry.revision <= this.actors.seen(entry.key)) return;
     if (entry.operation !== 'PUT') {
-      this.actor(entry.key).send({ type: 'removed', revision: entry.revision });
+      this.actors.send(entry.key, { type: 'removed', revision: entry.revision });
       return;
     }
     const record = recordOf(entry);
@@ -219,28 +211,18 @@ export class VariableStore implements AsyncDisposable {
       );
       return;
     }
-    this.actor(record.name).send({ type: 'observed', record });
+    this.actors.send(record.name, { type: 'observed', record });
   }
 
-  private actor(name: string): VariableActor {
-    let actor = this.actors.get(name);
-    if (actor === undefined) {
-      actor = createActor(
-        variableMachine.provide({
-          actors: { write: fromPromise<VarRecord, WriteInput>(({ input }) => this.write(input)) },
-          actions: { notify: (_, params) => this.changed(name, params.record) },
-        }),
-        { input: { name, queueLimit: this.options.writeQueueLimit } },
-      );
-      this.actors.set(name, actor);
-      actor.start();
-    }
-    return actor;
+  /** A variable actor saw a new revision (or a delete). */
+  private changed(name: string, record: VarRecord | undefined): void {
+    this.watchers.dispatch(name, record);
+    this.derived.inputChanged(name);
   }
 
   /** The latest record seen on this node, without a round trip. */
   peek(name: string): VarRecord | undefined {
-    return this.actors.get(name)?.getSnapshot().context.record;
+    return this.actors.record(name);
   }
 
   /** Reads a variable: from the local cache (`cached`, the default), the server, or at a revision. */
@@ -264,7 +246,7 @@ export class VariableStore implements AsyncDisposable {
     if (entry === null) return undefined;
     if (revision !== undefined && entry.key !== name) return undefined;
     const record = recordOf(entry);
-    if (record !== undefined && revision === undefined) this.actor(name).send({ type: 'observed', record });
+    if (record !== undefined && revision === undefined) this.actors.send(name, { type: 'observed', record });
     return record;
   }
 
@@ -292,7 +274,7 @@ export class VariableStore implements AsyncDisposable {
     checkConstraints(spec.constraints);
     if (def.derive !== undefined) {
       for (const input of def.derive.from) checkName(input);
-      assertAcyclic(name, def.derive.from, (n) => this.inputsOf(n));
+      assertAcyclic(name, def.derive.from, (n) => this.derived.inputsOf(n));
       for (const input of def.derive.from)
         if ((await this.fetch(input)) === undefined) throw notDefined(input);
     } else if (def.initial === undefined) {
@@ -303,47 +285,27 @@ export class VariableStore implements AsyncDisposable {
     const local: LocalChecks = {};
     if (def.type !== undefined && typeof def.type !== 'string') local.schema = def.type;
     if (def.check !== undefined) local.predicate = def.check as (v: unknown) => true | string;
-    this.local.set(name, local);
-    this.validators.delete(name);
+    this.writer.setLocal(name, local);
 
     const existing = await this.fetch(name);
     if (existing === undefined) {
-      const value = def.derive === undefined ? def.initial : await this.computeDerived(def.derive);
-      await this.create(
-        name,
-        spec,
-        value,
-        def.derive === undefined ? undefined : this.inputRevisions(def.derive.from),
-      );
+      const value = def.derive === undefined ? def.initial : await this.derived.compute(def.derive);
+      const inputs = def.derive === undefined ? undefined : this.derived.inputRevisions(def.derive.from);
+      const created = await this.writer.create(name, spec, value, inputs);
+      if (created !== undefined) this.actors.send(name, { type: 'observed', record: created });
+      else await this.convergeSpec(name, spec);
     } else if (!isDeepStrictEqual(existing.spec, spec)) {
       await this.enqueue(name, { value: existing.value, internal: true, spec });
     }
-    if (def.derive !== undefined) {
-      this.derivers.set(name, def.derive);
-      this.recompute(name);
-    }
+    if (def.derive !== undefined) this.derived.register(name, def.derive);
     return this.variable<T>(name);
   }
 
-  private async create(
-    name: string,
-    spec: VarSpec,
-    value: unknown,
-    inputs?: Record<string, number>,
-  ): Promise<void> {
-    const validated = this.validator(name, spec)(value);
-    const stored: VarStored = { name, value: validated, spec, node: this.nodeId, at: Date.now() };
-    if (inputs !== undefined) stored.inputs = inputs;
-    try {
-      const revision = await this.buckets.values.create(name, this.encode(stored));
-      this.actor(name).send({ type: 'observed', record: { ...stored, revision } });
-    } catch (error) {
-      if (!isWrongLastSequence(error)) throw error;
-      // Defined concurrently elsewhere: converge on the spec through a normal write.
-      const current = await this.fetch(name);
-      if (current !== undefined && !isDeepStrictEqual(current.spec, spec)) {
-        await this.enqueue(name, { value: current.value, internal: true, spec });
-      }
+  /** Defined concurrently elsewhere: converge on `spec` through a normal write. */
+  private async convergeSpec(name: string, spec: VarSpec): Promise<void> {
+    const current = await this.fetch(name);
+    if (current !== undefined && !isDeepStrictEqual(current.spec, spec)) {
+      await this.enqueue(name, { value: current.value, internal: true, spec });
     }
   }
 
@@ -384,182 +346,20 @@ export class VariableStore implements AsyncDisposable {
   }
 
   private enqueue(name: string, job: Omit<SetJob, 'settle'>): Promise<VarRecord> {
-    return new Promise((resolve, reject) => {
-      this.actor(name).send({
-        type: 'set',
-        job: {
-          ...job,
-          settle: (outcome) =>
-            'record' in outcome
-              ? resolve(outcome.record)
-              : reject(outcome.error instanceof Error ? outcome.error : new Error(String(outcome.error))),
-        },
-      });
-    });
-  }
-
-  /** The injected write effect of the variable machine. */
-  private async write({ name, job, known }: WriteInput): Promise<VarRecord> {
-    let current = known ?? (await this.fetch(name));
-    const newSpec = job.spec;
-    for (let attempt = 0; ; attempt++) {
-      if (current === undefined) throw notDefined(name);
-      if (current.spec.derived !== undefined && !job.internal) {
-        throw new DspexError(
-          ErrorCode.BadRequest,
-          `variable ${name} is derived from ${current.spec.derived.from.join(', ')}; set its inputs instead`,
-          { details: { field: 'name', reason: 'derived' } },
-        );
-      }
-      if (job.inputs !== undefined && dominates(current.inputs, job.inputs)) return current;
-      const spec = newSpec ?? current.spec;
-      const value = this.validator(name, spec)(job.value);
-      // Read from the server on every write, not from a watch: a lease taken on another node an
-      // instant ago must stop this write (a watch cache would lag it; measured, it saves one RTT).
-      const lease = await this.leases.current(name);
-      if (!job.internal) {
-        if (lease !== undefined && lease.holder !== job.holder)
-          throw leaseHeldError(name, lease, this.leases.ttlMs);
-        if (job.holder !== undefined && lease === undefined) {
-          throw new DspexError(ErrorCode.RevisionConflict, `${job.holder} holds no lease on ${name}`, {
-            details: { field: 'holder', reason: 'lease_not_held' },
-          });
-        }
-      }
-      const stored: VarStored = { name, value, spec, node: this.nodeId, at: Date.now() };
-      if (job.score !== undefined) stored.score = job.score;
-      if (job.by !== undefined) stored.by = job.by;
-      if (lease !== undefined && lease.holder === job.holder) stored.lease = lease.revision;
-      if (job.inputs !== undefined) stored.inputs = job.inputs;
-      const expected = job.revision ?? current.revision;
-      try {
-        const revision = await this.buckets.values.update(name, this.encode(stored), expected);
-        return { ...stored, revision };
-      } catch (error) {
-        if (!isWrongLastSequence(error)) throw error;
-      }
-      const fresh = await this.fetch(name);
-      if (job.revision !== undefined || attempt >= 8) {
-        throw new DspexError(
-          ErrorCode.RevisionConflict,
-          `variable ${name}: revision ${expected} is stale; current revision is ${fresh?.revision ?? 'none'}`,
-          {
-            details: {
-              field: 'revision',
-              reason: 'stale_revision',
-              current_revision: fresh?.revision ?? null,
-            },
-          },
-        );
-      }
-      current = fresh;
-    }
-  }
-
-  private encode(stored: VarStored): Uint8Array {
-    const bytes = encodeStored(stored);
-    if (bytes.length > this.options.maxValueBytes) {
-      throw new DspexError(
-        ErrorCode.PayloadTooLarge,
-        `variable ${stored.name}: value is ${bytes.length} bytes encoded, over ${this.options.maxValueBytes}`,
-        { details: { field: 'value', limit: this.options.maxValueBytes, size: bytes.length } },
-      );
-    }
-    return bytes;
-  }
-
-  private validator(name: string, spec: VarSpec): Validator {
-    const key = JSON.stringify(spec);
-    const hit = this.validators.get(name);
-    if (hit !== undefined && hit.key === key) return hit.validate;
-    const validate = compileValidator(spec, this.local.get(name));
-    this.validators.set(name, { key, validate });
-    return validate;
-  }
-
-  /** Called by a variable actor once per new revision (or delete). */
-  private changed(name: string, record: VarRecord | undefined): void {
-    // Deferred: actions run before the actor commits its snapshot, and recomputes read `peek()`.
-    queueMicrotask(() => this.dispatch(name, record));
-  }
-
-  private dispatch(name: string, record: VarRecord | undefined): void {
-    for (const fn of this.callbacks.get(name) ?? []) {
-      try {
-        fn(record);
-      } catch (err) {
-        this.logger.error({ err, name }, 'variable observer threw');
-      }
-    }
-    for (const [derived, d] of this.derivers) if (d.from.includes(name)) this.recompute(derived);
-  }
-
-  private inputsOf(name: string): readonly string[] | undefined {
-    return this.derivers.get(name)?.from ?? this.peek(name)?.spec.derived?.from;
-  }
-
-  private inputRevisions(from: readonly string[]): Record<string, number> {
-    const out: Record<string, number> = {};
-    for (const input of from) out[input] = this.peek(input)?.revision ?? 0;
-    return out;
-  }
-
-  private async computeDerived(d: NonNullable<VariableDefinition['derive']>): Promise<unknown> {
-    const inputs: Record<string, unknown> = {};
-    for (const input of d.from) {
-      const record = this.peek(input);
-      if (record === undefined) throw notDefined(input);
-      inputs[input] = record.value;
-    }
-    return await d.fn(inputs);
-  }
-
-  /** Recomputes a derived variable, coalescing changes that arrive while it runs. */
-  private recompute(name: string): void {
-    const state = this.recomputing.get(name);
-    if (state !== undefined) {
-      this.recomputing.set(name, 'again');
-      return;
-    }
-    this.recomputing.set(name, 'running');
-    void (async () => {
-      for (;;) {
-        const d = this.derivers.get(name);
-        if (d === undefined || this.closed) break;
-        try {
-          const inputs = this.inputRevisions(d.from);
-          if (!dominates(this.peek(name)?.inputs, inputs)) {
-            const value = await this.computeDerived(d);
-            await this.enqueue(name, { value, internal: true, inputs });
-          }
-        } catch (err) {
-          this.logger.error({ err, name }, 'derived variable recompute failed');
-        }
-        if (this.recomputing.get(name) !== 'again') break;
-        this.recomputing.set(name, 'running');
-      }
-      this.recomputing.delete(name);
-    })();
+    return this.actors.enqueue(name, job);
   }
 
   /** Watches a variable on this node; the observer is announced cluster-wide until unsubscribed. */
   watch(name: string, fn: VarObserverFn, options: WatchOptions = {}): () => void {
     checkName(name);
     if (options.id !== undefined) checkName(options.id);
-    let set = this.callbacks.get(name);
-    if (set === undefined) this.callbacks.set(name, (set = new Set()));
-    const callback: VarObserverFn = (record) => fn(record);
-    set.add(callback);
-    this.actor(name);
-    const withdraw = this.observers.announce(name, options.kind ?? 'callback', options.id);
+    const unsubscribe = this.watchers.add(name, fn, options.kind ?? 'callback', options.id);
+    this.actors.ensure(name);
     if (options.initial === true) {
       const record = this.peek(name);
       if (record !== undefined) queueMicrotask(() => fn(record));
     }
-    return () => {
-      set.delete(callback);
-      withdraw();
-    };
+    return unsubscribe;
   }
 
   /** Every variable with its latest record, optionally by name prefix, read from the server. */
@@ -577,6 +377,8 @@ export class VariableStore implements AsyncDisposable {
     const iter = await this.buckets.values.history({ key: name });
     for await (const entry of iter) {
       const record = recordOf(entry);
+      // Lease markers change no value: history lists the values written.
+      if (record?.marker === true) continue;
       const item: VarHistoryEntry = {
         revision: entry.revision,
         operation: entry.operation,
@@ -626,23 +428,25 @@ export class VariableStore implements AsyncDisposable {
 
   /**
    * Binds module parameters to variables; pass the result as `binding` to a module so each call
-   * uses the values current on this node. The binding announces itself as an observer.
+   * uses the values current on this node. The binding announces itself as an observer of each
+   * variable it reads until `release()` (or `using`): release a binding you no longer use, or its
+   * announcements are renewed for as long as the node runs.
    * @example
    * ```ts
-   * const qa = new Predict('question -> answer', {
-   *   executor: rt,
-   *   binding: rt.variables.bind({ instructions: 'qa_instructions', config: { temperature: 'temp' } }),
-   * });
+   * using binding = rt.variables.bind({ instructions: 'qa_instructions', config: { temperature: 'temp' } });
+   * const qa = new Predict('question -> answer', { executor: rt, binding });
    * ```
    */
-  bind(spec: BindingSpec): RequestBinding {
+  bind(spec: BindingSpec): VariableBinding {
     const binding = createBinding(spec, (n, c) => this.read(n, c));
-    for (const name of binding.names) {
-      checkName(name);
-      this.actor(name);
-      this.observers.announce(name, 'binding');
-    }
-    return binding;
+    for (const name of binding.names) checkName(name);
+    for (const name of binding.names) this.actors.ensure(name);
+    const withdraw = this.watchers.announceBinding(binding.names);
+    return {
+      ...binding,
+      release: withdraw,
+      [Symbol.dispose]: withdraw,
+    };
   }
 
   private async read(name: string, consistency: Consistency): Promise<VarRecord | undefined> {
@@ -652,39 +456,13 @@ export class VariableStore implements AsyncDisposable {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.watcher?.stop();
+    const feed = this.feed.stop();
     await this.observers.stop();
-    for (const actor of this.actors.values()) actor.stop();
-    await this.loop;
+    this.actors.stop();
+    await feed;
   }
 
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
-}
-
-function checkName(name: string): string {
-  const parsed = VarNameSchema.safeParse(name);
-  if (!parsed.success) {
-    throw new DspexError(ErrorCode.BadRequest, `variable name: ${parsed.error.issues[0]?.message}`, {
-      details: { field: 'name' },
-    });
-  }
-  return name;
-}
-
-function notDefined(name: string, revision?: number): DspexError {
-  return new DspexError(
-    ErrorCode.NotFound,
-    revision === undefined
-      ? `variable ${name} is not defined`
-      : `variable ${name} has no revision ${revision}`,
-    { details: { field: revision === undefined ? 'name' : 'revision', name } },
-  );
-}
-
-/** True when every input revision in `want` is already covered by `have`. */
-function dominates(have: Record<string, number> | undefined, want: Record<string, number>): boolean {
-  if (have === undefined) return false;
-  return Object.entries(want).every(([k, rev]) => (have[k] ?? -1) >= rev);
 }

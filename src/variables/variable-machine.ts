@@ -34,10 +34,21 @@ export interface WriteInput {
   known: VarRecord | undefined;
 }
 
+/** Where a (re)started actor resumes: the last revision it saw and told its observers about. */
+export interface VariableResume {
+  record: VarRecord | undefined;
+  deletedAt: number | undefined;
+}
+
 export interface VariableInput {
   name: string;
   /** Writes allowed to wait; beyond it a write is refused with 429 `overloaded`. */
   queueLimit: number;
+  /**
+   * Read when an instance starts: a restarted actor resumes from what its predecessor had seen, so
+   * it neither notifies a revision twice nor treats an old one as new. @default nothing seen
+   */
+  resume?: () => VariableResume;
 }
 
 export interface VariableContext {
@@ -73,7 +84,7 @@ export const variableMachine = setup({
   },
   actions: {
     /** Tells observers about a new record (or `undefined` after a delete). Injected. */
-    notify: (_, _params: { record: VarRecord | undefined }) => undefined,
+    notify: (_, _params: { record: VarRecord | undefined; revision: number }) => undefined,
     observe: assign(({ context }, params: { record: VarRecord }) =>
       newer(context, params.record.revision) ? { record: params.record, deletedAt: undefined } : {},
     ),
@@ -100,8 +111,7 @@ export const variableMachine = setup({
   id: 'variable',
   context: ({ input }) => ({
     name: input.name,
-    record: undefined,
-    deletedAt: undefined,
+    ...(input.resume?.() ?? { record: undefined, deletedAt: undefined }),
     queue: [],
     current: undefined,
     queueLimit: input.queueLimit,
@@ -111,14 +121,17 @@ export const variableMachine = setup({
       guard: { type: 'isNewer', params: ({ event }) => ({ revision: event.record.revision }) },
       actions: [
         { type: 'observe', params: ({ event }) => ({ record: event.record }) },
-        { type: 'notify', params: ({ event }) => ({ record: event.record }) },
+        {
+          type: 'notify',
+          params: ({ event }) => ({ record: event.record, revision: event.record.revision }),
+        },
       ],
     },
     removed: {
       guard: { type: 'isNewer', params: ({ event }) => ({ revision: event.revision }) },
       actions: [
         assign({ record: undefined, deletedAt: ({ event }) => event.revision }),
-        { type: 'notify', params: { record: undefined } },
+        { type: 'notify', params: ({ event }) => ({ record: undefined, revision: event.revision }) },
       ],
     },
     set: { actions: { type: 'enqueue', params: ({ event }) => ({ job: event.job }) } },
@@ -143,7 +156,10 @@ export const variableMachine = setup({
             enqueueActions(({ context, event, enqueue }) => {
               if (!newer(context, event.output.revision)) return;
               enqueue({ type: 'observe', params: { record: event.output } });
-              enqueue({ type: 'notify', params: { record: event.output } });
+              enqueue({
+                type: 'notify',
+                params: { record: event.output, revision: event.output.revision },
+              });
             }),
           ],
         },
