@@ -22,7 +22,7 @@ def serve(opts: WorkerOptions) -> int:
         log.warning("LM is 'dummy': answering with DSPy's DummyLM (deterministic made-up outputs, no model)")
     delay_ms = int(os.environ.get("DSPEX_DUMMY_DELAY_MS", "0") or 0)
     fail_rate = float(os.environ.get("DSPEX_DUMMY_FAIL_RATE", "0") or 0)
-    runner = Runner(chooser, dummy_delay_ms=delay_ms, dummy_fail_rate=fail_rate)
+    runner = Runner(chooser, dummy_delay_ms=delay_ms, dummy_fail_rate=fail_rate, concurrency=opts.concurrency)
     try:
         return asyncio.run(Worker(opts, runner).run())
     except (OSError, TimeoutError) as exc:
