@@ -104,7 +104,8 @@ const scenario: Scenario = {
   name: 'startup',
   description:
     'Cold start: `createRuntime()` → `waitForWorkers(n)` for n = 1 and n = 4, zygote launcher beside ' +
-    'direct launcher; each run its own runtime and private nats-server, stopped fully before the next.',
+    'direct launcher; each run its own runtime and private nats-server, stopped fully before the next. ' +
+    'Worker PSS once ready and after a full collection, with and without the zygote freezing its heap.',
   async run({ quick }): Promise<ScenarioResult> {
     const plan: Array<[Launcher, number, boolean]> = quick
       ? [
