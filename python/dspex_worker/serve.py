@@ -17,6 +17,8 @@ log = logging.getLogger(__name__)
 def serve(opts: WorkerOptions) -> int:
     """Configure DSPy for serving and run the worker's event loop; returns the exit code."""
     configure_for_serving()
+    if (devices := os.environ.get("CUDA_VISIBLE_DEVICES")) is not None:
+        log.info("devices: CUDA_VISIBLE_DEVICES=%s", devices)  # the pool's `devices` (docs/configuration.md)
     chooser = LmChooser(opts.lm)
     if chooser.is_dummy:
         log.warning("LM is 'dummy': answering with DSPy's DummyLM (deterministic made-up outputs, no model)")

@@ -41,6 +41,16 @@ export const PoolOptionsSchema = z.strictObject({
   /** Extra environment for this pool's workers. */
   env: z.record(z.string(), z.string()).default({}),
   /**
+   * Devices this pool owns (GPU indices or UUIDs, e.g. `["0", "1"]`): each local worker gets one
+   * of its own in `CUDA_VISIBLE_DEVICES`, the one the fewest live workers of the pool hold (a pool
+   * larger than its device list shares them evenly).
+   */
+  devices: z
+    .array(z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'a device is 1-64 of [A-Za-z0-9_.:-]'))
+    .min(1)
+    .max(256)
+    .optional(),
+  /**
    * How a worker is chosen: `adaptive` (observed latency, load, errors and circuit breakers),
    * `least_loaded`, or `round_robin`. @default 'adaptive'
    */
