@@ -20,7 +20,7 @@ from . import __version__
 from .connection import ConnectionConfigError, read_handoff, resolve, take_secret_env
 from .identity import parse_key, read_key_file
 from .logs import configure_logging
-from .worker import WorkerOptions
+from .worker import DUMMY_CONCURRENCY, IO_BOUND_CONCURRENCY, WorkerOptions
 
 log = logging.getLogger("dspex_worker")
 
@@ -55,7 +55,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--secrets-fd", type=int, default=None, help=argparse.SUPPRESS)  # the node's handoff pipe
     p.add_argument("--pool", default=None, help="pool name (required)")
     p.add_argument("--id", default=None, help="worker id (default <pool>-<8 hex>)")
-    p.add_argument("--concurrency", type=_positive, default=4, help="max in-flight calls (default 4)")
+    p.add_argument("--concurrency", type=_positive, default=None,
+                   help=f"max in-flight calls (default {IO_BOUND_CONCURRENCY} with a real LM, "
+                        f"{DUMMY_CONCURRENCY} with the dummy LM)")
     p.add_argument("--heartbeat-ms", type=_positive, default=1000, help="heartbeat period (default 1000)")
     p.add_argument("--prefix", default="dspex", help="subject prefix (default dspex)")
     p.add_argument("--node", default=None, help="id of the runtime node that spawned this worker")
@@ -112,9 +114,11 @@ def _run(argv: list[str] | None) -> int:
     if args.count and "" in keys:
         parser().error("--count with one worker key: each worker needs the key of its own id "
                        "(dspex worker key --id ID-0 --id ID-1 …) and an explicit --id ID")
+    lm = resolve_name(args.lm)
+    concurrency = args.concurrency or (DUMMY_CONCURRENCY if lm == "dummy" else IO_BOUND_CONCURRENCY)
     opts = WorkerOptions(
-        nats=settings, pool=args.pool, id=worker_id, concurrency=args.concurrency,
-        heartbeat_ms=args.heartbeat_ms, prefix=args.prefix, node=args.node, lm=resolve_name(args.lm),
+        nats=settings, pool=args.pool, id=worker_id, concurrency=concurrency,
+        heartbeat_ms=args.heartbeat_ms, prefix=args.prefix, node=args.node, lm=lm,
         watch_stdin=args.watch_stdin, max_payload=args.max_payload, keys=keys,
     )
     if args.zygote:

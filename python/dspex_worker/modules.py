@@ -18,6 +18,7 @@ from .rewards import reward_function
 from .signatures import build_signature
 from .state import apply_state, state_digest
 from .tools import ToolBridge
+from .type_registry import version as registry_version
 
 MODULES = ("Predict", "ChainOfThought", "ReAct", "MultiChainComparison", "BestOfN", "Refine")
 # DSPy modules with a native ``acall``; the others run in a worker thread (see runner.Runner).
@@ -79,6 +80,10 @@ class ModuleCache:
     def __init__(self, max_entries: int = 256, bridge: ToolBridge | None = None) -> None:
         self._max = max_entries
         self._items: OrderedDict[ModuleSpec, Built] = OrderedDict()
+        # Fast path: a call without options, tools, state or completions (most calls) is keyed by
+        # its text alone, skipping signature lookup, state hashing and option checks once a call
+        # with the same text was built through the full path.
+        self._plain: dict[tuple[str, str, str | None, int], Built] = {}
         self.bridge = bridge or ToolBridge()
 
     def __len__(self) -> int:
@@ -94,6 +99,9 @@ class ModuleCache:
 
     def for_call(self, call: PredictCall) -> Built:
         """The module for one checked call: built, options checked and state loaded once per distinct spec."""
+        plain = _plain_key(call)
+        if plain is not None and (fast := self._plain.get(plain)) is not None:
+            return fast
         known(call.module)
         sig = parse_signature(call.signature, call.instructions)
         digest, state_size = state_digest(call.state)
@@ -101,6 +109,8 @@ class ModuleCache:
         hit = self._items.get(spec)
         if hit is not None:
             self._items.move_to_end(spec)
+            if plain is not None:
+                self._remember_plain(plain, hit)
             return hit
         built = build(spec, sig, self.bridge)
         if call.state is not None:
@@ -111,8 +121,28 @@ class ModuleCache:
             return built
         self._items[spec] = built
         if len(self._items) > self._max:
-            self._items.popitem(last=False)
+            evicted = self._items.popitem(last=False)[1]
+            self._plain = {k: v for k, v in self._plain.items() if v is not evicted}
+        if plain is not None:
+            self._remember_plain(plain, built)
         return built
+
+    def _remember_plain(self, key: tuple[str, str, str | None, int], built: Built) -> None:
+        if len(self._plain) >= self._max:
+            self._plain.clear()
+        self._plain[key] = built
+
+
+def _plain_key(call: PredictCall) -> tuple[str, str, str | None, int] | None:
+    """The fast-path key of a call whose module is fixed by its text (None: take the full path).
+
+    ReAct with demos is refused by the full path's checks, so it never takes the fast path.
+    """
+    if call.options or call.tools or call.state is not None or call.completions is not None:
+        return None
+    if call.demos and call.module == "ReAct":
+        return None
+    return (call.module, call.signature, call.instructions, registry_version())
 
 
 def parse_signature(signature: str, instructions: str | None) -> type[dspy.Signature]:

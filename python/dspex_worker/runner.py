@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import functools
 import random
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import dspy
@@ -22,6 +24,8 @@ from .tools import CallScope, current_scope
 from .values import check_demos, check_inputs, demo_values
 
 MODULE_CONFIG_KEYS = ("temperature", "max_tokens", "n", "cache")
+# Threads for modules without an async form: each holds one for a whole LM call.
+MAX_BLOCKING_THREADS = 256
 
 
 class Prepared:
@@ -54,8 +58,14 @@ class Runner:
         cache: ModuleCache | None = None,
         dummy_delay_ms: int = 0,
         dummy_fail_rate: float = 0.0,
+        concurrency: int = 4,
     ) -> None:
         self.chooser = chooser
+        # Not asyncio's default pool (min(32, cpus + 4) threads, shared with DSPy's short per-call
+        # hops): a BestOfN call blocks its thread for every LM round trip, so a worker running
+        # `concurrency` of them needs that many threads. Threads start on demand.
+        self._blocking = ThreadPoolExecutor(max_workers=max(4, min(concurrency, MAX_BLOCKING_THREADS)),
+                                            thread_name_prefix="dspex-module")
         self.cache = cache or ModuleCache()
         self.dummy_delay_s = dummy_delay_ms / 1000 if chooser.is_dummy else 0.0
         # Fault injection for tests and the adaptation bench: a dummy worker that fails this share
@@ -83,29 +93,42 @@ class Runner:
             return outputs_of(_checked(p, p.built.module(**p.call_kwargs())))
 
     async def run(self, p: Prepared, timeout_s: float | None) -> tuple[dict[str, Any], dict[str, Any] | None]:
-        """Run under an optional time bound; returns ``(outputs, usage)``."""
+        """Run under an optional time bound; returns ``(outputs, usage)``.
+
+        The bound is ``asyncio.timeout`` on the calling task (no extra task per call, as ``wait_for``
+        made on Python 3.11); only its own expiry is a deadline error, not a ``TimeoutError`` raised
+        inside the call (an LM client's own timeout).
+        """
         deadline = None if timeout_s is None else time.time() + timeout_s
-
-        async def invoke() -> Any:
-            # Task-local: tool callbacks of this call read its deadline from here.
-            current_scope.set(CallScope(deadline=deadline))
-            lm = self._lm(p)
-            if self.dummy_delay_s:
-                await asyncio.sleep(self.dummy_delay_s)
-            if self.dummy_fail_rate and random.random() < self.dummy_fail_rate:
-                raise LmError("injected failure (DSPEX_DUMMY_FAIL_RATE)", retryable=True)
-            # dspy.context is a contextvar: it stays local to this task (and to_thread copies it).
-            with dspy.context(lm=lm) if lm is not None else contextlib.nullcontext():
-                if p.built.is_async:
-                    return await p.built.module.acall(**p.call_kwargs())
-                # BestOfN, Refine and MultiChainComparison have no async form in DSPy.
-                return await asyncio.to_thread(functools.partial(p.built.module, **p.call_kwargs()))
-
+        # Task-local: tool callbacks of this call read its deadline from here.
+        scope = current_scope.set(CallScope(deadline=deadline))
+        bound = asyncio.timeout(timeout_s)
         try:
-            pred = await asyncio.wait_for(invoke(), timeout_s)
+            async with bound:
+                pred = await self._invoke(p)
         except TimeoutError:
-            raise DeadlineExceeded("Dspex-Deadline passed while the call was running") from None
+            if bound.expired():
+                raise DeadlineExceeded("Dspex-Deadline passed while the call was running") from None
+            raise
+        finally:
+            current_scope.reset(scope)
         return outputs_of(_checked(p, pred)), usage_of(pred)
+
+    async def _invoke(self, p: Prepared) -> Any:
+        lm = self._lm(p)
+        if self.dummy_delay_s:
+            await asyncio.sleep(self.dummy_delay_s)
+        if self.dummy_fail_rate and random.random() < self.dummy_fail_rate:
+            raise LmError("injected failure (DSPEX_DUMMY_FAIL_RATE)", retryable=True)
+        # dspy.context is a contextvar: it stays local to this task (and to_thread copies it).
+        with dspy.context(lm=lm) if lm is not None else contextlib.nullcontext():
+            if p.built.is_async:
+                return await p.built.module.acall(**p.call_kwargs())
+            # BestOfN, Refine and MultiChainComparison have no async form in DSPy: a thread of ours,
+            # in a copy of this task's context (dspy.context, the call's scope), as to_thread does.
+            ctx = contextvars.copy_context()
+            call = functools.partial(ctx.run, p.built.module, **p.call_kwargs())
+            return await asyncio.get_running_loop().run_in_executor(self._blocking, call)
 
 
 def _checked(p: Prepared, pred: Any) -> Any:

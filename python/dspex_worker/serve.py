@@ -17,12 +17,14 @@ log = logging.getLogger(__name__)
 def serve(opts: WorkerOptions) -> int:
     """Configure DSPy for serving and run the worker's event loop; returns the exit code."""
     configure_for_serving()
+    if (devices := os.environ.get("CUDA_VISIBLE_DEVICES")) is not None:
+        log.info("devices: CUDA_VISIBLE_DEVICES=%s", devices)  # the pool's `devices` (docs/configuration.md)
     chooser = LmChooser(opts.lm)
     if chooser.is_dummy:
         log.warning("LM is 'dummy': answering with DSPy's DummyLM (deterministic made-up outputs, no model)")
     delay_ms = int(os.environ.get("DSPEX_DUMMY_DELAY_MS", "0") or 0)
     fail_rate = float(os.environ.get("DSPEX_DUMMY_FAIL_RATE", "0") or 0)
-    runner = Runner(chooser, dummy_delay_ms=delay_ms, dummy_fail_rate=fail_rate)
+    runner = Runner(chooser, dummy_delay_ms=delay_ms, dummy_fail_rate=fail_rate, concurrency=opts.concurrency)
     try:
         return asyncio.run(Worker(opts, runner).run())
     except (OSError, TimeoutError) as exc:

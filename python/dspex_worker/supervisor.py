@@ -12,7 +12,7 @@ import signal
 import time
 
 from .bootstrap import import_dspy, warm_up
-from .forking import Exit, Forker
+from .forking import Exit, Forker, freeze_heap
 from .worker import DRAIN_TIMEOUT_S, WorkerOptions
 
 log = logging.getLogger(__name__)
@@ -29,6 +29,7 @@ def child_ids(template: WorkerOptions, count: int, explicit_id: bool) -> list[st
 def run_count(template: WorkerOptions, count: int, explicit_id: bool) -> int:
     import_dspy()
     warm_up()
+    freeze_heap()
     forker = Forker(template)
     stopping = False
 

@@ -3,11 +3,17 @@
 Lifecycle: connect → subscribe → heartbeat ``ready`` (the announcement) → serve, flipping
 ``ready ⇄ busy`` as in-flight calls reach ``concurrency`` → on SIGTERM/SIGINT (or stdin EOF, or the
 parent gone) ``draining``: unsubscribe, finish and answer in-flight calls → ``stopped`` → exit 0.
+
+Heartbeats go out on the timer (every ``heartbeat_ms``) and at once only for the changes a node must
+act on without waiting: the ``ready`` announcement, ``draining`` and ``stopped``. ``ready ⇄ busy``
+flips with every call under load and rides the next timed heartbeat (the node counts its own calls
+in flight; the worker answers 429 past its limit either way).
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import math
 import os
@@ -46,6 +52,12 @@ from .runner import Prepared, Runner
 log = logging.getLogger(__name__)
 
 DRAIN_TIMEOUT_S = 30.0
+# Default in-flight calls of a worker (as the node's pool option): a real LM call waits on the
+# network, so one process holds hundreds; a dummy-LM call only burns CPU.
+IO_BOUND_CONCURRENCY = 512
+DUMMY_CONCURRENCY = 4
+# The node that started us is gone (stdin EOF, or re-parented): nobody waits for the calls in flight.
+ORPHAN_DRAIN_S = 2.0
 _HEADER_MAX = 1024
 TRACE_MAX = 128  # a trace id echoed back longer than this is cut
 
@@ -83,6 +95,7 @@ class Worker:
         self._nc: Any = None
         self._stop: asyncio.Event | None = None
         self._signals = 0
+        self._drain_s = opts.drain_timeout_s
         self.own_subject = f"{opts.prefix}.pool.{opts.pool}.{opts.id}"
         self.pool_subject = f"{opts.prefix}.pool.{opts.pool}"
         self.hb_subject = f"{opts.prefix}.hb.worker.{opts.id}"
@@ -100,6 +113,7 @@ class Worker:
         self._stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._on_signal, sig)
+        loop.add_signal_handler(signal.SIGUSR1, self._collect)
         self._nc = await nats.connect(
             **self.opts.nats.connect_kwargs(), name=self.opts.id, max_reconnect_attempts=-1, reconnect_time_wait=1,
             error_cb=self._on_nats_error, disconnected_cb=self._on_disconnect, reconnected_cb=self._on_reconnect,
@@ -122,10 +136,20 @@ class Worker:
         beats.cancel()
         return code
 
-    def stop(self, reason: str) -> None:
+    def stop(self, reason: str, orphaned: bool = False) -> None:
+        """Drain and exit; ``orphaned`` (our node or fork parent died) drains for ORPHAN_DRAIN_S at most."""
+        if orphaned:
+            self._drain_s = min(self._drain_s, ORPHAN_DRAIN_S)
         if self._stop is not None and not self._stop.is_set():
             log.info("stopping: %s", reason)
             self._stop.set()
+
+    @staticmethod
+    def _collect() -> None:
+        """SIGUSR1: a full garbage collection now, logged (the startup bench reads PSS after it)."""
+        found = gc.collect()
+        log.info("SIGUSR1: full collection found %d unreachable object(s); %d object(s) frozen since the fork",
+                 found, gc.get_freeze_count())
 
     def _on_signal(self, sig: signal.Signals) -> None:
         self._signals += 1
@@ -135,7 +159,8 @@ class Worker:
         self.stop(f"received {sig.name}")
 
     async def _drain(self, subs: list[Any]) -> int:
-        self._set_state("draining")
+        self.state = "draining"
+        await self._publish_heartbeat()  # before anything else goes out (the `stopped` one included)
         for sub in subs:
             try:
                 await sub.unsubscribe()
@@ -144,10 +169,10 @@ class Worker:
         code = 0
         if self._tasks:
             log.info("draining: waiting for %d in-flight call(s)", len(self._tasks))
-            _, pending = await asyncio.wait(set(self._tasks), timeout=self.opts.drain_timeout_s)
+            _, pending = await asyncio.wait(set(self._tasks), timeout=self._drain_s)
             if pending:
                 log.error("drain timed out after %.0fs with %d call(s) still running",
-                          self.opts.drain_timeout_s, len(pending))
+                          self._drain_s, len(pending))
                 code = 1
         self.state = "stopped"  # published right here, not by _set_state's background task
         try:
@@ -168,26 +193,37 @@ class Worker:
                     pass
             except OSError:
                 pass
-            loop.call_soon_threadsafe(self.stop, "stdin closed")
+            loop.call_soon_threadsafe(self.stop, "stdin closed: the node is gone", True)
 
         threading.Thread(target=watch, name="stdin-watch", daemon=True).start()
 
     # --- state and heartbeats -------------------------------------------------------------------
 
     def _set_state(self, state: State) -> None:
+        """A state change a node acts on at once: published now, not at the next timed heartbeat."""
         if state != self.state:
             self.state = state
-            asyncio.get_running_loop().create_task(self._publish_heartbeat())
+            # The body is taken now: by the time the task runs the state may have moved on.
+            asyncio.get_running_loop().create_task(self._send_heartbeat(self._heartbeat_message()))
 
     def _update_load_state(self) -> None:
+        """``ready ⇄ busy``: recorded, carried by the next timed heartbeat (never a publish per call)."""
         if self.state in ("ready", "busy"):
-            self._set_state("busy" if self.inflight >= self.opts.concurrency else "ready")
+            self.state = "busy" if self.inflight >= self.opts.concurrency else "ready"
 
-    async def _publish_heartbeat(self) -> None:
+    def _heartbeat_message(self) -> tuple[bytes, dict[str, str] | None]:
+        """The next heartbeat as sent (body from ``heartbeat.heartbeat``, the one payload builder)."""
         self._seq += 1
         body = heartbeat(self.ident, state=self.state, inflight=self.inflight, calls=self.calls, seq=self._seq)
-        data = msgpack.packb(body)
+        data: bytes = msgpack.packb(body)
         headers = None if self.signer is None else {SIGNATURE_HEADER: self.signer.heartbeat(self.hb_subject, data)}
+        return data, headers
+
+    async def _publish_heartbeat(self) -> None:
+        await self._send_heartbeat(self._heartbeat_message())
+
+    async def _send_heartbeat(self, message: tuple[bytes, dict[str, str] | None]) -> None:
+        data, headers = message
         try:
             await self._nc.publish(self.hb_subject, data, headers=headers)
         except Exception as exc:  # noqa: BLE001 - heartbeats are best effort
@@ -198,7 +234,7 @@ class Worker:
         while True:
             await asyncio.sleep(interval)
             if self.opts.parent_pid is not None and os.getppid() != self.opts.parent_pid:
-                self.stop("parent process is gone")
+                self.stop("parent process is gone", orphaned=True)
             await self._publish_heartbeat()
 
     async def _on_nats_error(self, exc: Exception) -> None:

@@ -11,7 +11,11 @@ stdout carries only JSON lines (events); stdin carries JSON-line commands:
 - a command that cannot be carried out → ``{"event":"error","op":…,"id":…,"message":…}``
 
 EOF on stdin (or SIGTERM/SIGINT) stops every child (SIGTERM, up to 30 s, then SIGKILL) and exits.
-The loop is a plain ``select`` over stdin and a signal wakeup pipe: no threads, no event loop.
+When the node that started the zygote died (it is no longer the zygote's parent: kill -9, a crash),
+nobody waits for those calls any more: the children get SIGTERM and 2 s, then SIGKILL.
+The zygote asks Linux for SIGTERM when its parent dies (``PR_SET_PDEATHSIG``), so a node killed in
+the middle of anything still ends its workers. The loop is a plain ``select`` over stdin and a
+signal wakeup pipe: no threads, no event loop.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import sys
 from typing import Any
 
 from .bootstrap import import_dspy, warm_up
-from .forking import Exit, Forker
+from .forking import Exit, Forker, freeze_heap, set_parent_death_signal
 from .protocol import is_token
 from .worker import DRAIN_TIMEOUT_S, WorkerOptions
 
@@ -34,6 +38,7 @@ log = logging.getLogger(__name__)
 # The node names its workers <pool>-<node>-<slot>: two 64-character tokens and a number.
 WORKER_ID_MAX = 140
 SIGNALS = {"TERM": signal.SIGTERM, "KILL": signal.SIGKILL, "INT": signal.SIGINT}
+NODE_GONE_GRACE_S = 2.0
 
 
 def emit(event: dict[str, Any]) -> None:
@@ -49,6 +54,11 @@ class Zygote:
         self.forker = Forker(template, close_in_child=lambda: [self._wake_r, self._wake_w])
         self.stopping = False
         self._buf = b""
+        self.parent = os.getppid()
+
+    def node_gone(self) -> bool:
+        """The process that started us is no longer our parent (it died; we were re-parented)."""
+        return os.getppid() != self.parent
 
     def run(self) -> int:
         signal.set_wakeup_fd(self._wake_w)
@@ -68,6 +78,11 @@ class Zygote:
                     self._drain_wakeups()
             self._report(self.forker.reap())
         sel.close()
+        if self.node_gone():
+            log.warning("zygote: the node is gone; stopping %d worker(s) within %.0fs",
+                        len(self.forker.children), NODE_GONE_GRACE_S)
+            self.forker.stop_all(NODE_GONE_GRACE_S, self._report_one)
+            return 0
         log.info("zygote stopping %d worker(s)", len(self.forker.children))
         self.forker.stop_all(DRAIN_TIMEOUT_S + 2, self._report_one)
         return 0
@@ -179,6 +194,8 @@ def spawn_options(cmd: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
 
 
 def run_zygote(template: WorkerOptions) -> int:
+    set_parent_death_signal(signal.SIGTERM)  # the node died: stop (see Zygote.node_gone)
     import_dspy()
     warm_up()
+    freeze_heap()
     return Zygote(template).run()

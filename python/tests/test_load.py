@@ -80,3 +80,21 @@ async def test_a_deadline_reached_during_the_call_is_408_and_the_worker_goes_on(
     future = str(int(time.time() * 1000) + 10_000)
     _, ok = await call(nc, subject, REQ, headers={"Dspex-Deadline": future})
     assert ok["outputs"] == {"answer": "answer for slow?"}
+
+
+async def test_calls_flipping_ready_and_busy_publish_no_heartbeat_of_their_own(zygote: ZygoteProc, nc: Any) -> None:
+    """With concurrency 1 every call flips ready → busy → ready; those flips ride the timed heartbeat."""
+    beats = await watch_beats(nc, "flip-1")
+    zygote.spawn("flip-1", pool="flip", concurrency=1, heartbeat_ms=600_000)
+    subject = f"{PREFIX}.pool.flip.flip-1"
+    await ping_until_ready(nc, subject)
+    await beats.wait_for(lambda b: b["state"] == "ready")
+    for i in range(20):
+        headers, reply = await call(nc, subject, {**REQ, "id": f"flip-{i}", "inputs": {"question": f"q{i}"}})
+        assert "Nats-Service-Error-Code" not in headers and reply["outputs"] == {"answer": f"answer for q{i}"}
+    await ping_until_ready(nc, subject)  # a reply sent after anything the calls published
+    await nc.flush()
+    assert beats.states() == ["ready"], "only the announcement: no heartbeat per call"
+    zygote.send({"op": "kill", "id": "flip-1", "signal": "TERM"})
+    await beats.wait_for(lambda b: b["state"] == "stopped")
+    assert beats.states() == ["ready", "draining", "stopped"], "draining and stopped are published at once"

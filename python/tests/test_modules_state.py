@@ -68,3 +68,27 @@ def test_a_state_that_does_not_fit_is_a_400(state: dict[str, Any], field: str) -
     with pytest.raises(BadRequest) as err:
         prepare(ModuleCache(), module="ChainOfThought", state=state)
     assert err.value.details == {"field": field}
+
+
+def test_a_plain_call_reuses_the_module_its_text_built_and_options_still_take_the_full_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import dspex_worker.modules as modules
+
+    cache = ModuleCache()
+    first = prepare(cache, module="Predict")
+    parsed: list[str] = []
+    real = modules.parse_signature
+    monkeypatch.setattr(modules, "parse_signature", lambda s, i: parsed.append(s) or real(s, i))
+    assert prepare(cache, module="Predict") is first
+    assert parsed == [], "a plain call of a text already built skips parsing, hashing and option checks"
+    # Another text, or state, or options: the full path (and its checks) again.
+    state = cot_state([{"question": "1+1", "reasoning": "add", "answer": "2"}])
+    with_state = prepare(cache, module="ChainOfThought", state=state)
+    assert with_state is not prepare(cache, module="ChainOfThought")
+    assert parsed == ["question -> answer", "question -> answer"]
+    prepare(cache, module="ReAct")
+    with pytest.raises(BadRequest, match="ReAct has two predictors"):
+        prepare(cache, module="ReAct", demos=[{"question": "q", "answer": "a"}])
+    with pytest.raises(BadRequest, match="options"):
+        prepare(cache, module="Predict", options={"N": 3})

@@ -327,6 +327,7 @@ class RuntimeNode implements Runtime {
         heartbeatMs: pool.heartbeatMs,
         lm: pool.lm ?? this.config.worker.lm,
         env: workerEnvironment(process.env, worker.passEnv, worker.env, pool.env),
+        devices: pool.devices,
         logger: this.logger,
       };
       this.launchers.set(

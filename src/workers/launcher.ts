@@ -28,7 +28,47 @@ export interface WorkerLaunchOptions {
   lm: string | undefined;
   /** The workers' whole environment (see worker-env.ts): not the node's. */
   env: Record<string, string>;
+  /** Devices the pool owns: each worker gets one in `CUDA_VISIBLE_DEVICES` ({@link DeviceAssigner}). */
+  devices?: readonly string[] | undefined;
   logger: Logger;
+}
+
+/**
+ * Which of a pool's devices each of its live workers holds: a new worker gets the device the
+ * fewest live workers hold (the first such in the list), so a pool of N workers on N devices gives
+ * each its own, and a restarted worker takes the one its predecessor freed.
+ */
+export class DeviceAssigner {
+  private readonly held = new Map<string, string>();
+
+  constructor(private readonly devices: readonly string[]) {}
+
+  /** The device for worker `id` (replacing what it held), or undefined when the pool owns none. */
+  take(id: string): string | undefined {
+    if (this.devices.length === 0) return undefined;
+    this.held.delete(id);
+    const count = new Map<string, number>(this.devices.map((d) => [d, 0]));
+    for (const d of this.held.values()) count.set(d, (count.get(d) ?? 0) + 1);
+    let best = this.devices[0]!;
+    for (const d of this.devices) if (count.get(d)! < count.get(best)!) best = d;
+    this.held.set(id, best);
+    return best;
+  }
+
+  release(id: string): void {
+    this.held.delete(id);
+  }
+
+  /** Worker id → device, for status and tests. */
+  holders(): ReadonlyMap<string, string> {
+    return this.held;
+  }
+}
+
+/** The extra environment of worker `id`: its device, if the pool owns any. */
+function deviceEnv(devices: DeviceAssigner, id: string): Record<string, string> {
+  const device = devices.take(id);
+  return device === undefined ? {} : { CUDA_VISIBLE_DEVICES: device };
 }
 
 export interface WorkerExitInfo {
@@ -131,8 +171,11 @@ export class ZygoteLauncher implements WorkerLauncher {
   private readonly exitHandlers = new Map<number, (info: WorkerExitInfo) => void>();
   private readonly live = new Map<string, number>();
   private closing = false;
+  readonly devices: DeviceAssigner;
 
-  constructor(private readonly options: WorkerLaunchOptions) {}
+  constructor(private readonly options: WorkerLaunchOptions) {
+    this.devices = new DeviceAssigner(options.devices ?? []);
+  }
 
   /** Starts the zygote now rather than at the first spawn (warm start). */
   start(): Promise<void> {
@@ -203,7 +246,10 @@ export class ZygoteLauncher implements WorkerLauncher {
       }
       case 'exited': {
         if (event.id === undefined) return;
-        if (this.live.get(event.id) === event.pid) this.live.delete(event.id);
+        if (this.live.get(event.id) === event.pid) {
+          this.live.delete(event.id);
+          if (!this.pending.has(event.id)) this.devices.release(event.id);
+        }
         this.exited({
           id: event.id,
           pid: event.pid ?? -1,
@@ -242,7 +288,14 @@ export class ZygoteLauncher implements WorkerLauncher {
     return new Promise<number>((resolve, reject) => {
       this.pending.set(id, { resolve, reject, onExit });
       const key = this.options.keyOf?.(id).toString('hex');
-      this.child?.stdin?.write(JSON.stringify({ op: 'spawn', id, ...(key !== undefined && { key }) }) + '\n');
+      const env = deviceEnv(this.devices, id);
+      const command = {
+        op: 'spawn',
+        id,
+        ...(key !== undefined && { key }),
+        ...(Object.keys(env).length > 0 && { env }),
+      };
+      this.child?.stdin?.write(JSON.stringify(command) + '\n');
     });
   }
 
@@ -305,8 +358,11 @@ export class ZygoteLauncher implements WorkerLauncher {
 export class DirectLauncher implements WorkerLauncher {
   private readonly events = new EventEmitter();
   private readonly children = new Map<string, ChildProcess>();
+  readonly devices: DeviceAssigner;
 
-  constructor(private readonly options: WorkerLaunchOptions) {}
+  constructor(private readonly options: WorkerLaunchOptions) {
+    this.devices = new DeviceAssigner(options.devices ?? []);
+  }
 
   spawn(id: string, onExit: (info: WorkerExitInfo) => void): Promise<number> {
     const [bin, ...pre] = this.options.command;
@@ -314,13 +370,16 @@ export class DirectLauncher implements WorkerLauncher {
     const stdio: Stdio = ['pipe', 'ignore', 'pipe', 'pipe'];
     const child = spawn(bin, [...pre, '--watch-stdin', '--id', id, ...workerArgs(this.options)], {
       stdio,
-      env: this.options.env,
+      env: { ...this.options.env, ...deviceEnv(this.devices, id) },
     });
     this.children.set(id, child);
     handOff(child, handoffJson(this.options.auth, this.options.keyOf?.(id)));
     pipePythonLog(child.stderr, this.options.logger.child({ pool: this.options.pool, worker: id }));
     child.once('exit', (code, signal) => {
-      if (this.children.get(id) === child) this.children.delete(id);
+      if (this.children.get(id) === child) {
+        this.children.delete(id);
+        this.devices.release(id);
+      }
       const info = { id, pid: child.pid ?? -1, code, signal };
       onExit(info);
       this.events.emit('exit', info);

@@ -12,3 +12,17 @@ describe('examples/node.config.json', () => {
     expect(Object.values(config.pools).reduce((n, p) => n + p.size, 0)).toBe(3);
   });
 });
+
+describe('examples/pools.seed.json', () => {
+  it("is the seed's three pools: general 8, optimizer 2, neural 4 with a device each", async () => {
+    const path = fileURLToPath(new URL('../../../examples/pools.seed.json', import.meta.url));
+    const config = resolveConfig(await loadConfigFile(path));
+    expect(Object.fromEntries(Object.entries(config.pools).map(([name, p]) => [name, p.size]))).toEqual({
+      general: 8,
+      optimizer: 2,
+      neural: 4,
+    });
+    expect(config.pools.neural!.devices).toHaveLength(4);
+    expect(config.pools.neural!.concurrency).toBe(1);
+  });
+});
