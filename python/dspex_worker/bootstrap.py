@@ -10,6 +10,8 @@ import logging
 import os
 import time
 
+from .measurements import MEASUREMENTS, lm_callback
+
 log = logging.getLogger(__name__)
 
 
@@ -49,4 +51,6 @@ def configure_for_serving() -> None:
     import dspy
 
     # No LM here: every call picks its own with dspy.context (see lm.LmChooser).
-    dspy.configure(disable_history=True, track_usage=True)
+    MEASUREMENTS.reset()
+    MEASUREMENTS.watch_gc()
+    dspy.configure(disable_history=True, track_usage=True, callbacks=[lm_callback()])

@@ -16,6 +16,7 @@ from .codec import to_plain
 from .dspy_values import to_wire
 from .errors import DeadlineExceeded, LmError
 from .lm import LmChooser
+from .measurements import MEASUREMENTS
 from .modules import Built, ModuleCache
 from .protocol import PredictCall
 from .tools import CallScope, current_scope
@@ -105,6 +106,8 @@ class Runner:
             pred = await asyncio.wait_for(invoke(), timeout_s)
         except TimeoutError:
             raise DeadlineExceeded("Dspex-Deadline passed while the call was running") from None
+        get_usage = getattr(pred, "get_lm_usage", None)
+        MEASUREMENTS.usage(get_usage() if callable(get_usage) else None)
         return outputs_of(_checked(p, pred)), usage_of(pred)
 
 

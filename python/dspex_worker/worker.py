@@ -38,6 +38,7 @@ from .errors import (
 )
 from .heartbeat import Identity, State, heartbeat, now_ms
 from .identity import SIGNATURE_HEADER, Signer, key_for
+from .measurements import MEASUREMENTS
 from .optimize import Optimizations
 from .optimize_request import CompileCall
 from .protocol import Ping, PredictCall, parse_worker_request
@@ -276,16 +277,22 @@ class Worker:
 
     async def _serve(self, msg: Msg, p: Prepared | CompileCall, timeout_s: float | None, arrived: float,
                      as_json: bool, trace: str | None) -> None:
+        in_dspy = 0.0
         try:
             try:
                 if isinstance(p, CompileCall):  # docs/optimization.md
                     await self._reply(msg, await self.optimizations.run(self._nc, p, timeout_s), as_json, trace)
                     return
-                outputs, usage = await self.runner.run(p, timeout_s)
+                t0 = time.monotonic()
+                try:
+                    outputs, usage = await self.runner.run(p, timeout_s)
+                finally:
+                    in_dspy = time.monotonic() - t0
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - every failure becomes an error reply
                 err = from_exception(exc, trace)
+                MEASUREMENTS.call(str(err.code), in_dspy)
                 log.info("call failed: %s %s (trace=%s)", err.code, err.message[:200], trace)
                 await self._reply_error(msg, err, as_json, trace)
                 return
@@ -296,6 +303,7 @@ class Worker:
             }
             if usage:
                 body["usage"] = usage
+            MEASUREMENTS.call("ok", in_dspy)
             await self._reply(msg, body, as_json, trace)
         finally:
             self.calls += 1

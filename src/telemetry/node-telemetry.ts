@@ -1,0 +1,84 @@
+/**
+ * The node's telemetry wiring, kept out of the runtime: per-worker series, the attempt hook, and the
+ * `/metrics` `/healthz` `/readyz` server when `metrics.port` is configured.
+ */
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { DspexError, ErrorCode } from '../errors.js';
+import type { AttemptResult } from '../pools/dispatcher.js';
+import { startObservabilityServer, type ObservabilityServer } from './http.js';
+import type { RuntimeMetrics } from './metrics.js';
+import { nodeReadiness, type ReadinessSource } from './readiness.js';
+import { registerWorkerMetrics, type WorkerMetrics, type WorkerView } from './worker-metrics.js';
+
+/** `metrics` of the runtime config (docs/telemetry.md). */
+export const MetricsOptionsSchema = z.strictObject({
+  /** Serve `/metrics`, `/healthz` and `/readyz` on this TCP port (0: any free port). Unset: off. */
+  port: z.number().int().min(0).max(65_535).optional(),
+  /** Address to listen on; `0.0.0.0` to be scraped from other hosts. @default '127.0.0.1' */
+  host: z.string().min(1).default('127.0.0.1'),
+});
+export type MetricsOptions = z.output<typeof MetricsOptionsSchema>;
+
+export interface NodeTelemetryOptions {
+  metrics: RuntimeMetrics;
+  logger: Logger;
+  options: MetricsOptions;
+  /** Every worker this node routes to (local and remote), read at scrape time. */
+  workers(): Iterable<WorkerView>;
+}
+
+export class NodeTelemetry {
+  readonly workerMetrics: WorkerMetrics;
+  private server: ObservabilityServer | undefined;
+  private readiness: ReturnType<typeof nodeReadiness> | undefined;
+
+  constructor(private readonly o: NodeTelemetryOptions) {
+    this.workerMetrics = registerWorkerMetrics(o.metrics.registry, () => o.workers());
+  }
+
+  /** The `/metrics` server's URL while it runs. */
+  get url(): string | undefined {
+    return this.server?.url;
+  }
+
+  /** Called by the dispatcher after every attempt that reached a worker. */
+  onAttempt(result: AttemptResult): void {
+    const labels = { pool: result.pool, worker: result.worker };
+    this.workerMetrics.attempts.inc({ ...labels, outcome: result.ok ? 'ok' : 'failed' });
+    this.workerMetrics.attemptDuration.observe(labels, result.latencyMs / 1000);
+  }
+
+  onRecycle(pool: string, reason: string): void {
+    this.workerMetrics.recycles.inc({ pool, reason });
+  }
+
+  /** Starts the HTTP server if a port is configured. */
+  async start(node: ReadinessSource): Promise<void> {
+    const { port, host } = this.o.options;
+    if (port === undefined) return;
+    this.readiness = nodeReadiness(node);
+    try {
+      this.server = await startObservabilityServer({
+        registry: this.o.metrics.registry,
+        port,
+        host,
+        ready: this.readiness,
+      });
+    } catch (error) {
+      this.readiness.stop();
+      throw new DspexError(
+        ErrorCode.BadRequest,
+        `metrics.port: cannot serve /metrics on ${host}:${port}: ${(error as Error).message}`,
+        { details: { field: 'metrics.port' }, cause: error },
+      );
+    }
+    this.o.logger.info({ url: this.server.url }, 'serving /metrics, /healthz and /readyz');
+  }
+
+  async stop(): Promise<void> {
+    this.readiness?.stop();
+    await this.server?.close();
+    this.server = undefined;
+  }
+}
