@@ -11,6 +11,7 @@ import os
 import time
 
 from .measurements import MEASUREMENTS, lm_callback
+from .tracing import configure_tracing
 
 log = logging.getLogger(__name__)
 
@@ -53,4 +54,5 @@ def configure_for_serving() -> None:
     # No LM here: every call picks its own with dspy.context (see lm.LmChooser).
     MEASUREMENTS.reset()
     MEASUREMENTS.watch_gc()
+    configure_tracing()  # after any fork: the exporter's thread must belong to this process
     dspy.configure(disable_history=True, track_usage=True, callbacks=[lm_callback()])

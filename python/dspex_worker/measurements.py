@@ -9,6 +9,9 @@ labels, so rates come from differences, and a missed heartbeat loses nothing):
   prompt and completion tokens (from DSPy's ``track_usage``);
 - ``gc``: collections per generation and the seconds they took (``gc.callbacks``).
 
+The DSPy callback (:func:`lm_callback`) also opens an OpenTelemetry span per LM call (``dspex.lm``,
+with the model), a child of the call's span when tracing is on (``tracing.py``).
+
 RSS is the heartbeat's own ``rss_bytes``. At most ``MAX_MODELS`` models and ``MAX_OUTCOMES`` outcomes
 are kept (the rest counted under ``other``), so the heartbeat stays small whatever the calls name.
 """
@@ -20,6 +23,8 @@ import threading
 import time
 from collections.abc import Mapping
 from typing import Any
+
+from opentelemetry import trace
 
 MAX_MODELS = 32
 MAX_OUTCOMES = 32
@@ -127,11 +132,25 @@ def lm_callback() -> Any:
     """A DSPy callback timing every LM call per model into :data:`MEASUREMENTS`."""
     from dspy.utils.callback import BaseCallback
 
+    tracer = trace.get_tracer("dspex_worker")
+    spans: dict[str, trace.Span] = {}
+
     class LmTiming(BaseCallback):  # type: ignore[misc]
         def on_lm_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None:
-            MEASUREMENTS.lm_start(call_id, str(getattr(instance, "model", "unknown")))
+            model = str(getattr(instance, "model", "unknown"))
+            MEASUREMENTS.lm_start(call_id, model)
+            if len(spans) < 10_000:  # a child of the call's span (contextvars reach to_thread)
+                spans[call_id] = tracer.start_span(
+                    "dspex.lm", kind=trace.SpanKind.CLIENT,
+                    attributes={"gen_ai.request.model": model, "gen_ai.system": model.split("/")[0]},
+                )
 
         def on_lm_end(self, call_id: str, outputs: Any, exception: BaseException | None = None) -> None:
             MEASUREMENTS.lm_end(call_id, exception is not None)
+            span = spans.pop(call_id, None)
+            if span is not None:
+                if exception is not None:
+                    span.set_status(trace.StatusCode.ERROR, str(exception)[:200])
+                span.end()
 
     return LmTiming()

@@ -20,6 +20,7 @@ import type { Subjects } from '../protocol/subjects.js';
 import type { RuntimeMetrics } from '../telemetry/metrics.js';
 import type { InflightGate } from '../pools/admission.js';
 import { endpointStats, type EndpointStats } from '../telemetry/service-stats.js';
+import { withRequestTrace } from '../telemetry/call-trace.js';
 
 /** What an endpoint handler learns from the request besides its body. */
 export interface RequestContext {
@@ -120,11 +121,25 @@ async function serve<S extends z.ZodType>(
   endpoint: EndpointDefinition<S>,
   msg: ServiceMsg,
 ): Promise<string | undefined> {
+  // The request's trace: Dspex-Trace, else a W3C traceparent's, else a new one (telemetry/call-trace.ts).
+  return withRequestTrace(
+    `dspex.rpc ${endpoint.name}`,
+    traceOf(msg.headers),
+    msg.headers?.get(Header.Traceparent),
+    { 'rpc.system': 'nats', 'rpc.service': 'dspex', 'rpc.method': endpoint.name },
+    (trace) => serveTraced(o, endpoint, msg, trace),
+  );
+}
+
+async function serveTraced<S extends z.ZodType>(
+  o: ServiceOptions,
+  endpoint: EndpointDefinition<S>,
+  msg: ServiceMsg,
+  trace: string,
+): Promise<string | undefined> {
   let encoding: Encoding = Encoding.Msgpack;
-  let trace: string | undefined;
   try {
     encoding = encodingOf(msg.headers);
-    trace = traceOf(msg.headers);
     if (msg.data.length > o.maxPayloadBytes) {
       throw new DspexError(
         ErrorCode.PayloadTooLarge,

@@ -29,6 +29,7 @@ import {
   type PoolLoad,
   type QueueVerdict,
 } from './admission.js';
+import { startAttemptSpan } from '../telemetry/call-trace.js';
 import { isLive, route, RoutingStrategy, type RoutableWorker } from './routing.js';
 import type { WorkerRequester } from '../workers/requests.js';
 
@@ -194,11 +195,14 @@ export class Dispatcher {
     const started = performance.now();
     const excluded = new Set<string>();
     let lastError: DspexError | undefined;
+    let replied: string | undefined;
+    let outcome = 'ok';
     try {
       for (let attempt = 1; attempt <= this.o.maxAttempts; attempt++) {
         const worker = await this.acquire(pool, options, excluded);
         try {
           const reply = await this.attemptWithHedge(worker, request, options, excluded);
+          replied = reply.worker;
           if (options.session !== undefined) this.bind(options.session, reply.worker);
           this.o.metrics.calls.inc({ pool, outcome: 'ok' });
           return reply;
@@ -217,10 +221,26 @@ export class Dispatcher {
       throw lastError ?? new DspexError(ErrorCode.Unavailable, `pool ${pool}: no attempt left`);
     } catch (error) {
       const e = toDspexError(error);
+      outcome = e.code;
       this.o.metrics.calls.inc({ pool, outcome: e.code });
       throw e;
     } finally {
-      this.o.metrics.callDuration.observe({ pool }, (performance.now() - started) / 1000);
+      const seconds = (performance.now() - started) / 1000;
+      this.o.metrics.callDuration.observe({ pool }, seconds);
+      // One structured line per call (docs/telemetry.md, "Logs").
+      if (this.o.logger.isLevelEnabled('debug')) {
+        this.o.logger.debug(
+          {
+            pool,
+            module: request.module,
+            worker: replied,
+            latency_ms: Math.round(seconds * 1e6) / 1e3,
+            outcome,
+            trace: options.trace,
+          },
+          'call',
+        );
+      }
     }
   }
 
@@ -600,8 +620,17 @@ export class Dispatcher {
   private send(w: WorkerEntry, request: WorkerPredictRequest, options: CallOptions): Promise<PredictReply> {
     const timeout = options.deadline - Date.now();
     if (timeout <= 0) return Promise.reject(new DspexError(ErrorCode.DeadlineExceeded, 'deadline passed'));
-    const h = wireHeaders({ [Header.Deadline]: options.deadline, [Header.Trace]: options.trace });
-    return new Promise<PredictReply>((resolve, reject) => {
+    const span = startAttemptSpan({
+      'dspex.pool': w.pool,
+      'dspex.worker': w.id,
+      'dspex.module': request.module,
+    });
+    const h = wireHeaders({
+      [Header.Deadline]: options.deadline,
+      [Header.Trace]: options.trace,
+      [Header.Traceparent]: span.traceparent,
+    });
+    const attempt = new Promise<PredictReply>((resolve, reject) => {
       const abort = (error: DspexError): void => {
         w.attempts.delete(abort);
         reject(error);
@@ -636,6 +665,11 @@ export class Dispatcher {
           },
         );
     });
+    attempt.then(
+      () => span.end(),
+      (error: unknown) => span.end(toDspexError(error).message),
+    );
+    return attempt;
   }
 }
 

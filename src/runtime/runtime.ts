@@ -256,6 +256,7 @@ class RuntimeNode implements Runtime {
       },
     });
     this.telemetry = new NodeTelemetry({
+      nodeId,
       metrics,
       logger,
       options: config.metrics,

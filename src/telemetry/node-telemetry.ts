@@ -9,6 +9,7 @@ import type { AttemptResult } from '../pools/dispatcher.js';
 import { startObservabilityServer, type ObservabilityServer } from './http.js';
 import type { RuntimeMetrics } from './metrics.js';
 import { nodeReadiness, type ReadinessSource } from './readiness.js';
+import { startTracing, type Tracing } from './tracing.js';
 import { registerWorkerMetrics, type WorkerMetrics, type WorkerView } from './worker-metrics.js';
 
 /** `metrics` of the runtime config (docs/telemetry.md). */
@@ -21,6 +22,7 @@ export const MetricsOptionsSchema = z.strictObject({
 export type MetricsOptions = z.output<typeof MetricsOptionsSchema>;
 
 export interface NodeTelemetryOptions {
+  nodeId: string;
   metrics: RuntimeMetrics;
   logger: Logger;
   options: MetricsOptions;
@@ -32,6 +34,7 @@ export class NodeTelemetry {
   readonly workerMetrics: WorkerMetrics;
   private server: ObservabilityServer | undefined;
   private readiness: ReturnType<typeof nodeReadiness> | undefined;
+  private tracing: Tracing | undefined;
 
   constructor(private readonly o: NodeTelemetryOptions) {
     this.workerMetrics = registerWorkerMetrics(o.metrics.registry, () => o.workers());
@@ -53,8 +56,13 @@ export class NodeTelemetry {
     this.workerMetrics.recycles.inc({ pool, reason });
   }
 
-  /** Starts the HTTP server if a port is configured. */
+  /**
+   * Starts OpenTelemetry tracing when an OTLP endpoint is configured (`OTEL_EXPORTER_OTLP_ENDPOINT`),
+   * and the HTTP server when a port is.
+   */
   async start(node: ReadinessSource): Promise<void> {
+    this.tracing = await startTracing({ attributes: { 'service.instance.id': this.o.nodeId } });
+    if (this.tracing.enabled) this.o.logger.info({ url: this.tracing.url }, 'exporting spans over OTLP');
     const { port, host } = this.o.options;
     if (port === undefined) return;
     this.readiness = nodeReadiness(node);
@@ -77,6 +85,7 @@ export class NodeTelemetry {
   }
 
   async stop(): Promise<void> {
+    await this.tracing?.shutdown().catch(() => undefined);
     this.readiness?.stop();
     await this.server?.close();
     this.server = undefined;
