@@ -11,7 +11,7 @@ import { DspexError, ErrorCode, errorStatus } from '../errors.js';
 import { PythonBridge } from '../llm/python-bridge.js';
 import { LlmRouter, type LlmLayer } from '../llm/router.js';
 import type { LlmAdapter } from '../llm/types.js';
-import { decode, Encoding } from '../protocol/codec.js';
+import { decode, encode, Encoding } from '../protocol/codec.js';
 import {
   PredictRequestSchema,
   StatusRequestSchema,
@@ -261,6 +261,7 @@ class RuntimeNode implements Runtime {
       logger,
       options: config.metrics,
       workers: () => [...this.pools.keys()].flatMap((p) => this.dispatcher.poolWorkers(p)),
+      publishCalls: (batch) => nc.publish(this.subjects.event('call'), encode(batch, Encoding.Msgpack)),
     });
     this.router = new LlmRouter({
       nodeId,
@@ -741,9 +742,9 @@ class RuntimeNode implements Runtime {
     await this.sess?.stop().catch(() => undefined);
     this.hbSub?.unsubscribe();
     await this.orchestrator.stop().catch(() => undefined);
+    await this.telemetry.stop().catch(() => undefined); // its last events.call batch goes out first
     await this.nc.drain().catch(() => undefined);
     await this.server?.stop();
-    await this.telemetry.stop().catch(() => undefined);
     for (const hook of this.stopHooks) hook();
     this.logger.info('node stopped');
   }

@@ -9,6 +9,8 @@ import type { AttemptResult } from '../pools/dispatcher.js';
 import { startObservabilityServer, type ObservabilityServer } from './http.js';
 import type { RuntimeMetrics } from './metrics.js';
 import { nodeReadiness, type ReadinessSource } from './readiness.js';
+import { CallOutcome, type CallBatch } from '../protocol/events.js';
+import { createCallBatcher, type CallBatcher } from './call-batcher.js';
 import { startTracing, type Tracing } from './tracing.js';
 import { registerWorkerMetrics, type WorkerMetrics, type WorkerView } from './worker-metrics.js';
 
@@ -18,6 +20,10 @@ export const MetricsOptionsSchema = z.strictObject({
   port: z.number().int().min(0).max(65_535).optional(),
   /** Address to listen on; `0.0.0.0` to be scraped from other hosts. @default '127.0.0.1' */
   host: z.string().min(1).default('127.0.0.1'),
+  /** Publish every attempt's measurements, batched, on `<prefix>.events.call`. @default false */
+  callEvents: z.boolean().default(false),
+  /** Fraction of attempts published (uniform sampling; divide counts by it). @default 1 */
+  callSampleRate: z.number().gt(0).max(1).default(1),
 });
 export type MetricsOptions = z.output<typeof MetricsOptionsSchema>;
 
@@ -28,6 +34,8 @@ export interface NodeTelemetryOptions {
   options: MetricsOptions;
   /** Every worker this node routes to (local and remote), read at scrape time. */
   workers(): Iterable<WorkerView>;
+  /** Publishes a `<prefix>.events.call` batch (msgpack); used when `callEvents` is on. */
+  publishCalls(batch: CallBatch): void;
 }
 
 export class NodeTelemetry {
@@ -36,8 +44,17 @@ export class NodeTelemetry {
   private readiness: ReturnType<typeof nodeReadiness> | undefined;
   private tracing: Tracing | undefined;
 
+  private readonly batcher: CallBatcher | undefined;
+
   constructor(private readonly o: NodeTelemetryOptions) {
     this.workerMetrics = registerWorkerMetrics(o.metrics.registry, () => o.workers());
+    if (o.options.callEvents) {
+      this.batcher = createCallBatcher({
+        node: o.nodeId,
+        sinks: [(batch) => o.publishCalls(batch)],
+        sampleRate: o.options.callSampleRate,
+      });
+    }
   }
 
   /** The `/metrics` server's URL while it runs. */
@@ -50,6 +67,16 @@ export class NodeTelemetry {
     const labels = { pool: result.pool, worker: result.worker };
     this.workerMetrics.attempts.inc({ ...labels, outcome: result.ok ? 'ok' : 'failed' });
     this.workerMetrics.attemptDuration.observe(labels, result.latencyMs / 1000);
+    this.batcher?.record({
+      ts: Date.now(),
+      pool: result.pool,
+      worker: result.worker,
+      module: result.module,
+      signature: result.signature,
+      latency_ms: result.latencyMs,
+      outcome: result.ok ? CallOutcome.Ok : CallOutcome.Error,
+      hedged: result.hedge,
+    });
   }
 
   onRecycle(pool: string, reason: string): void {
@@ -85,6 +112,7 @@ export class NodeTelemetry {
   }
 
   async stop(): Promise<void> {
+    this.batcher?.close();
     await this.tracing?.shutdown().catch(() => undefined);
     this.readiness?.stop();
     await this.server?.close();

@@ -3,6 +3,9 @@ import type { Runtime } from '../../src/index.js';
 import { createClient, type Client } from '../../src/runtime/client.js';
 import { client, startNats, type NatsServer } from '../harness/nats.js';
 import { startRuntime } from '../harness/runtime.js';
+import { eventually } from '../harness/eventually.js';
+import { decode, Encoding } from '../../src/protocol/codec.js';
+import { CallBatchSchema, type CallBatch } from '../../src/protocol/events.js';
 
 interface EndpointStats {
   name: string;
@@ -23,6 +26,7 @@ describe('$SRV.STATS of the dspex service', () => {
     srv = await startNats();
     rt = await startRuntime(srv.url, {
       pools: { general: { size: 1, env: { DSPEX_DUMMY_DELAY_MS: String(DELAY_MS) } } },
+      metrics: { callEvents: true },
     });
     caller = await createClient({ servers: srv.url });
   });
@@ -67,5 +71,32 @@ describe('$SRV.STATS of the dspex service', () => {
     // Three calls each spent at least DELAY_MS in the worker: processing time (ns) covers them.
     expect(after.processing_time - before.processing_time).toBeGreaterThanOrEqual(3 * DELAY_MS * 1e6);
     expect(after.average_processing_time).toBe(Math.round(after.processing_time / after.num_requests));
+  });
+
+  it("publishes each call's measurements, batched, on dspex.events.call", async () => {
+    await using nc = await client(srv.url);
+    const batches: CallBatch[] = [];
+    const sub = nc.subscribe('dspex.events.call', {
+      callback: (err, msg) => {
+        if (err === null) batches.push(CallBatchSchema.parse(decode(msg.data, Encoding.Msgpack)));
+      },
+    });
+    await nc.flush();
+    const signature = 'topic -> summary';
+    for (let i = 0; i < 3; i++) {
+      await caller.predict({ module: 'ChainOfThought', signature, inputs: { topic: `t${i}` } });
+    }
+    const records = await eventually(() => {
+      const found = batches.flatMap((b) => b.calls).filter((c) => c.signature === signature);
+      expect(found).toHaveLength(3);
+      return found;
+    });
+    sub.unsubscribe();
+    for (const r of records) {
+      expect(r).toMatchObject({ pool: 'general', module: 'ChainOfThought', outcome: 'ok', hedged: false });
+      expect(r.worker).toMatch(/^general-/);
+      expect(r.latency_ms).toBeGreaterThanOrEqual(DELAY_MS);
+    }
+    expect(batches.every((b) => b.node === rt.nodeId && b.sample_rate === 1)).toBe(true);
   });
 });
