@@ -10,6 +10,9 @@ import logging
 import os
 import time
 
+from .measurements import MEASUREMENTS, lm_callback
+from .tracing import configure_tracing
+
 log = logging.getLogger(__name__)
 
 
@@ -49,4 +52,7 @@ def configure_for_serving() -> None:
     import dspy
 
     # No LM here: every call picks its own with dspy.context (see lm.LmChooser).
-    dspy.configure(disable_history=True, track_usage=True)
+    MEASUREMENTS.reset()
+    MEASUREMENTS.watch_gc()
+    configure_tracing()  # after any fork: the exporter's thread must belong to this process
+    dspy.configure(disable_history=True, track_usage=True, callbacks=[lm_callback()])

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from . import __version__
+from .measurements import MEASUREMENTS
 
 State = Literal["starting", "ready", "busy", "draining", "stopped"]
 
@@ -60,6 +61,7 @@ def heartbeat(ident: Identity, *, state: State, inflight: int, calls: int, seq: 
         "version": __version__,
         "lm": ident.lm,
         "seq": seq,
+        "metrics": MEASUREMENTS.snapshot(),
     }
     if ident.node:
         body["node"] = ident.node

@@ -18,6 +18,7 @@ from .codec import to_plain
 from .dspy_values import to_wire
 from .errors import DeadlineExceeded, LmError
 from .lm import LmChooser
+from .measurements import MEASUREMENTS
 from .modules import Built, ModuleCache
 from .protocol import PredictCall
 from .tools import CallScope, current_scope
@@ -112,6 +113,8 @@ class Runner:
             raise
         finally:
             current_scope.reset(scope)
+        get_usage = getattr(pred, "get_lm_usage", None)
+        MEASUREMENTS.usage(get_usage() if callable(get_usage) else None)
         return outputs_of(_checked(p, pred)), usage_of(pred)
 
     async def _invoke(self, p: Prepared) -> Any:

@@ -28,6 +28,8 @@ from typing import Any
 import msgpack
 import nats
 from nats.aio.msg import Msg
+from opentelemetry import trace as otel
+from opentelemetry.trace import Span, SpanKind, StatusCode
 
 from . import codec
 from .connection import NatsSettings
@@ -44,11 +46,15 @@ from .errors import (
 )
 from .heartbeat import Identity, State, heartbeat, now_ms
 from .identity import SIGNATURE_HEADER, Signer, key_for
+from .logs import trace_context
+from .measurements import MEASUREMENTS
 from .optimize import Optimizations
 from .optimize_request import CompileCall
 from .protocol import Ping, PredictCall, parse_worker_request
 from .runner import Prepared, Runner
+from .tracing import extract_context
 
+_TRACER = otel.get_tracer("dspex_worker")
 log = logging.getLogger(__name__)
 
 DRAIN_TIMEOUT_S = 30.0
@@ -312,16 +318,37 @@ class Worker:
 
     async def _serve(self, msg: Msg, p: Prepared | CompileCall, timeout_s: float | None, arrived: float,
                      as_json: bool, trace: str | None) -> None:
+        """One call in its trace: every log line carries ``trace``, and its span (with the LM calls'
+        spans under it) is a child of the node's attempt span (``traceparent``)."""
+        parent = extract_context(codec.header(msg.headers, "traceparent"))
+        module = "compile" if isinstance(p, CompileCall) else (p.built.spec.module if p.built.spec else "module")
+        attributes = {"dspex.pool": self.opts.pool, "dspex.worker": self.opts.id, "dspex.module": module}
+        if trace:
+            attributes["dspex.trace"] = trace
+        with trace_context(trace), _TRACER.start_as_current_span(
+            f"dspex.worker {module}", context=parent, kind=SpanKind.SERVER, attributes=attributes,
+        ) as span:
+            await self._serve_call(msg, p, timeout_s, arrived, as_json, trace, span)
+
+    async def _serve_call(self, msg: Msg, p: Prepared | CompileCall, timeout_s: float | None, arrived: float,
+                          as_json: bool, trace: str | None, span: Span) -> None:
+        in_dspy = 0.0
         try:
             try:
                 if isinstance(p, CompileCall):  # docs/optimization.md
                     await self._reply(msg, await self.optimizations.run(self._nc, p, timeout_s), as_json, trace)
                     return
-                outputs, usage = await self.runner.run(p, timeout_s)
+                t0 = time.monotonic()
+                try:
+                    outputs, usage = await self.runner.run(p, timeout_s)
+                finally:
+                    in_dspy = time.monotonic() - t0
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - every failure becomes an error reply
                 err = from_exception(exc, trace)
+                MEASUREMENTS.call(str(err.code), in_dspy)
+                span.set_status(StatusCode.ERROR, f"{err.code}: {err.message[:200]}")
                 log.info("call failed: %s %s (trace=%s)", err.code, err.message[:200], trace)
                 await self._reply_error(msg, err, as_json, trace)
                 return
@@ -332,6 +359,10 @@ class Worker:
             }
             if usage:
                 body["usage"] = usage
+            MEASUREMENTS.call("ok", in_dspy)
+            if usage:
+                span.set_attribute("gen_ai.usage.input_tokens", usage.get("prompt_tokens", 0))
+                span.set_attribute("gen_ai.usage.output_tokens", usage.get("completion_tokens", 0))
             await self._reply(msg, body, as_json, trace)
         finally:
             self.calls += 1

@@ -53,6 +53,9 @@ Options (flags win over DSPEX_* environment variables, which win over the config
   --worker-secret-file FILE
                        cluster worker secret: workers sign heartbeats and replies, the
                        node drops forgeries (docs/security.md) env DSPEX_WORKER_SECRET_FILE
+  --metrics-port N     serve /metrics, /healthz and /readyz over HTTP on port N (0: any
+                       free port, logged); off by default       env DSPEX_METRICS_PORT
+  --metrics-host ADDR  address to listen on (default 127.0.0.1) env DSPEX_METRICS_HOST
   --log-level LEVEL    fatal|error|warn|info|debug|trace|silent      env DSPEX_LOG_LEVEL
   -h, --help           show this help
 Also read from the environment: DSPEX_PREFIX (subject prefix).
@@ -86,6 +89,8 @@ export const nodeCommand: Command<NodeCommandOptions> = {
           lm: { type: 'string' },
           'worker-nats': { type: 'string' },
           'log-level': { type: 'string' },
+          'metrics-port': { type: 'string' },
+          'metrics-host': { type: 'string' },
         },
       }),
     );
@@ -103,6 +108,8 @@ export const nodeCommand: Command<NodeCommandOptions> = {
       pools: values.pool,
       lm: values.lm,
       workerNats: values['worker-nats'],
+      metricsPort: values['metrics-port'],
+      metricsHost: values['metrics-host'],
     });
     return {
       config: finishConfig(mergeLayers(file, envLayer(env), flags)),

@@ -26,6 +26,8 @@ export interface NodeFlags {
   pools?: string[];
   lm?: string;
   workerNats?: string;
+  metricsPort?: string;
+  metricsHost?: string;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -82,6 +84,18 @@ export function flagsLayer(flags: NodeFlags): RuntimeConfig {
   if (flags.workerNats !== undefined) worker.natsUrl = flags.workerNats;
   if (flags.workerSecretFile !== undefined) worker.secretFile = flags.workerSecretFile;
   if (Object.keys(worker).length > 0) layer.worker = worker;
+  const metrics: NonNullable<RuntimeConfig['metrics']> = {};
+  if (flags.metricsPort !== undefined) {
+    if (!/^\d{1,5}$/.test(flags.metricsPort) || Number(flags.metricsPort) > 65_535) {
+      throw usageError(
+        `--metrics-port: expected a TCP port 0-65535, got "${flags.metricsPort}"`,
+        '--metrics-port',
+      );
+    }
+    metrics.port = Number(flags.metricsPort);
+  }
+  if (flags.metricsHost !== undefined) metrics.host = flags.metricsHost;
+  if (Object.keys(metrics).length > 0) layer.metrics = metrics;
   for (const entry of flags.pools ?? []) {
     const [name, size] = parsePoolFlag(entry);
     layer.pools = { ...layer.pools, [name]: { size } };

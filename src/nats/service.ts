@@ -19,6 +19,8 @@ import { parseMessage } from '../protocol/schemas.js';
 import type { Subjects } from '../protocol/subjects.js';
 import type { RuntimeMetrics } from '../telemetry/metrics.js';
 import type { InflightGate } from '../pools/admission.js';
+import { endpointStats, type EndpointStats } from '../telemetry/service-stats.js';
+import { withRequestTrace } from '../telemetry/call-trace.js';
 
 /** What an endpoint handler learns from the request besides its body. */
 export interface RequestContext {
@@ -95,27 +97,49 @@ export async function startService(o: ServiceOptions): Promise<Service> {
           o.logger.error({ err, endpoint: endpoint.name }, 'service endpoint stopped');
           return;
         }
+        const started = performance.now();
         if (o.admission !== undefined && !o.admission.enter(endpoint.name)) {
           refuse(o, endpoint.name, msg, overloaded);
+          stats.done(started, overloaded.error.message);
           return;
         }
-        void serve(o, endpoint, msg).finally(() => o.admission?.leave(endpoint.name));
+        void serve(o, endpoint, msg)
+          .then((error) => stats.done(started, error))
+          .finally(() => o.admission?.leave(endpoint.name));
       },
     });
+    // $SRV.STATS: time each request to its reply and count its error replies (telemetry/service-stats.ts).
+    // Requests arrive only after this returns (the handler runs on a later tick), so `stats` is set.
+    const stats: EndpointStats = endpointStats(service, endpoint.name);
   }
   return service;
 }
 
+/** Answers one request; resolves (never rejects) with the error reply's message, if it was one. */
 async function serve<S extends z.ZodType>(
   o: ServiceOptions,
   endpoint: EndpointDefinition<S>,
   msg: ServiceMsg,
-): Promise<void> {
+): Promise<string | undefined> {
+  // The request's trace: Dspex-Trace, else a W3C traceparent's, else a new one (telemetry/call-trace.ts).
+  return withRequestTrace(
+    `dspex.rpc ${endpoint.name}`,
+    traceOf(msg.headers),
+    msg.headers?.get(Header.Traceparent),
+    { 'rpc.system': 'nats', 'rpc.service': 'dspex', 'rpc.method': endpoint.name },
+    (trace) => serveTraced(o, endpoint, msg, trace),
+  );
+}
+
+async function serveTraced<S extends z.ZodType>(
+  o: ServiceOptions,
+  endpoint: EndpointDefinition<S>,
+  msg: ServiceMsg,
+  trace: string,
+): Promise<string | undefined> {
   let encoding: Encoding = Encoding.Msgpack;
-  let trace: string | undefined;
   try {
     encoding = encodingOf(msg.headers);
-    trace = traceOf(msg.headers);
     if (msg.data.length > o.maxPayloadBytes) {
       throw new DspexError(
         ErrorCode.PayloadTooLarge,
@@ -130,13 +154,14 @@ async function serve<S extends z.ZodType>(
       o.metrics.rejected.inc({ endpoint: endpoint.name, code: refusal.error.code });
       const { body, headers } = refusalReply(refusal, encoding, trace);
       msg.respond(body, { headers });
-      return;
+      return refusal.error.message;
     }
     const body = parseMessage(endpoint.schema, raw, endpoint.name);
     const reply = await endpoint.handle(body, context);
     msg.respond(encode(reply, encoding), { headers: replyHeaders(encoding, trace) });
+    return undefined;
   } catch (error) {
-    replyError(o, endpoint.name, msg, error, encoding, trace);
+    return replyError(o, endpoint.name, msg, error, encoding, trace);
   }
 }
 
@@ -152,7 +177,7 @@ function replyError(
   error: unknown,
   encoding: Encoding,
   trace: string | undefined,
-): void {
+): string {
   const e = isDspexError(error)
     ? error
     : new DspexError(ErrorCode.Internal, 'internal error', { cause: error });
@@ -170,6 +195,7 @@ function replyError(
       // The connection is gone: the caller's request times out, the node keeps serving.
     }
   }
+  return e.message;
 }
 
 const refusals = new Map<string, { body: Uint8Array; headers: MsgHdrs }>();

@@ -126,11 +126,14 @@ export class Dispatcher {
     const started = performance.now();
     const excluded = new Set<string>();
     let lastError: DspexError | undefined;
+    let replied: string | undefined;
+    let outcome = 'ok';
     try {
       for (let attempt = 1; attempt <= this.o.maxAttempts; attempt++) {
         const worker = await this.acquire(pool, options, excluded);
         try {
           const reply = await this.attemptWithHedge(worker, request, options, excluded);
+          replied = reply.worker;
           if (options.session !== undefined) this.bind(options.session, reply.worker);
           this.o.metrics.calls.inc({ pool, outcome: 'ok' });
           return reply;
@@ -149,10 +152,26 @@ export class Dispatcher {
       throw lastError ?? new DspexError(ErrorCode.Unavailable, `pool ${pool}: no attempt left`);
     } catch (error) {
       const e = toDspexError(error);
+      outcome = e.code;
       this.o.metrics.calls.inc({ pool, outcome: e.code });
       throw e;
     } finally {
-      this.o.metrics.callDuration.observe({ pool }, (performance.now() - started) / 1000);
+      const seconds = (performance.now() - started) / 1000;
+      this.o.metrics.callDuration.observe({ pool }, seconds);
+      // One structured line per call (docs/telemetry.md, "Logs").
+      if (this.o.logger.isLevelEnabled('debug')) {
+        this.o.logger.debug(
+          {
+            pool,
+            module: request.module,
+            worker: replied,
+            latency_ms: Math.round(seconds * 1e6) / 1e3,
+            outcome,
+            trace: options.trace,
+          },
+          'call',
+        );
+      }
     }
   }
 

@@ -3,6 +3,7 @@
  * deadline check, failing at once when the worker dies); the request itself goes through an
  * injected {@link WorkerSend}, over NATS in a node ({@link natsWorkerSend}) and a fake in tests.
  */
+import { startAttemptSpan } from '../telemetry/call-trace.js';
 import { RequestError } from '@nats-io/nats-core';
 import { DspexError, ErrorCode, toDspexError } from '../errors.js';
 import { encode, Encoding } from '../protocol/codec.js';
@@ -68,20 +69,36 @@ export function callWorker(
 /** {@link WorkerSend} over NATS: msgpack request with deadline and trace headers, verified reply. */
 export function natsWorkerSend(requests: WorkerRequester, subjects: Subjects): WorkerSend {
   return async (t, request) => {
-    const h = wireHeaders({ [Header.Deadline]: t.deadline, [Header.Trace]: t.trace });
-    let msg;
+    const span = startAttemptSpan({
+      'dspex.pool': t.pool,
+      'dspex.worker': t.worker,
+      'dspex.module': request.module,
+    });
+    const h = wireHeaders({
+      [Header.Deadline]: t.deadline,
+      [Header.Trace]: t.trace,
+      [Header.Traceparent]: span.traceparent,
+    });
     try {
-      msg = await requests.request(subjects.worker(t.pool, t.worker), encode(request, Encoding.Msgpack), {
-        timeout: t.timeoutMs,
-        headers: h,
-        worker: t.worker,
-      });
+      let msg;
+      try {
+        msg = await requests.request(subjects.worker(t.pool, t.worker), encode(request, Encoding.Msgpack), {
+          timeout: t.timeoutMs,
+          headers: h,
+          worker: t.worker,
+        });
+      } catch (error) {
+        throw transportError(error, t.worker, t.deadline);
+      }
+      const reply = PredictReplySchema.safeParse(replyBody(msg, Encoding.Msgpack, `worker ${t.worker}`));
+      if (!reply.success)
+        throw new DspexError(ErrorCode.Internal, `worker ${t.worker} sent a malformed reply`);
+      span.end();
+      return reply.data;
     } catch (error) {
-      throw transportError(error, t.worker, t.deadline);
+      span.end(toDspexError(error).message);
+      throw error;
     }
-    const reply = PredictReplySchema.safeParse(replyBody(msg, Encoding.Msgpack, `worker ${t.worker}`));
-    if (!reply.success) throw new DspexError(ErrorCode.Internal, `worker ${t.worker} sent a malformed reply`);
-    return reply.data;
   };
 }
 

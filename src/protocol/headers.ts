@@ -5,6 +5,8 @@ export const Header = {
   ContentType: 'Content-Type',
   Deadline: 'Dspex-Deadline',
   Trace: 'Dspex-Trace',
+  /** W3C Trace Context: accepted on requests, sent to workers (docs/telemetry.md). */
+  Traceparent: 'traceparent',
   Session: 'Dspex-Session',
   ErrorCode: 'Nats-Service-Error-Code',
   Error: 'Nats-Service-Error',

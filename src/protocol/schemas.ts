@@ -116,6 +116,31 @@ export const WorkerReportedState = {
 } as const;
 export type WorkerReportedState = (typeof WorkerReportedState)[keyof typeof WorkerReportedState];
 
+const nonNegNumber = z.number().nonnegative();
+/** Keys become Prometheus label values on the node, which exports at most 64 per record. */
+const metricsRecord = <T extends z.ZodType>(value: T) => z.record(z.string().min(1).max(200), value);
+
+/** A worker's own measurements, cumulative since it started (docs/telemetry.md). */
+export const WorkerMetricsSchema = z.object({
+  /** Predict calls by outcome (`ok` or the error code). */
+  calls: metricsRecord(nonNegInt),
+  /** Seconds spent in DSPy (LM calls included). */
+  dspy_seconds: nonNegNumber,
+  /** Per model: LM calls, failed ones, their seconds, prompt and completion tokens. */
+  lm: metricsRecord(
+    z.object({
+      calls: nonNegNumber,
+      errors: nonNegNumber,
+      seconds: nonNegNumber,
+      prompt_tokens: nonNegNumber,
+      completion_tokens: nonNegNumber,
+    }),
+  ),
+  /** Garbage collections per generation and the seconds they took. */
+  gc: z.object({ collections: z.array(nonNegInt).max(8), seconds: nonNegNumber }),
+});
+export type WorkerMetrics = z.infer<typeof WorkerMetricsSchema>;
+
 /** `dspex.hb.worker.<id>`: announcement, heartbeat and farewell of a worker. */
 export const WorkerHeartbeatSchema = z.object({
   id: WorkerIdSchema,
@@ -135,6 +160,8 @@ export const WorkerHeartbeatSchema = z.object({
   node: NodeIdSchema.optional(),
   /** Increases with every heartbeat of one worker process: nodes refuse replays (docs/security.md). */
   seq: nonNegInt.optional(),
+  /** The worker's own measurements (absent from older workers). */
+  metrics: WorkerMetricsSchema.optional(),
 });
 export type WorkerHeartbeat = z.infer<typeof WorkerHeartbeatSchema>;
 

@@ -4,6 +4,7 @@ import { LlmOptionsSchema } from '../llm/options.js';
 import { VariablesOptionsSchema } from '../variables/options.js';
 import { PipelinesOptionsSchema } from '../pipelines/options.js';
 import { SessionsOptionsSchema } from '../sessions/options.js';
+import { MetricsOptionsSchema } from '../telemetry/node-telemetry.js';
 import { loginMethods, natsAuthFromEnv, NatsAuthSchema, type NatsAuth } from '../nats/nats-connect.js';
 import { isForbiddenWorkerEnv } from '../workers/env.js';
 import { NodeIdSchema, PoolNameSchema, PrefixSchema } from '../protocol/names.js';
@@ -194,6 +195,8 @@ export const RuntimeOptionsSchema = z
     pipelines: PipelinesOptionsSchema.prefault({}),
     /** Sessions: KV bucket, TTLs, history depth (docs/sessions.md). */
     sessions: SessionsOptionsSchema.prefault({}),
+    /** `/metrics`, `/healthz`, `/readyz` over HTTP: off unless `port` is set (docs/telemetry.md). */
+    metrics: MetricsOptionsSchema.prefault({}),
   })
   .transform((config) => ({
     ...config,
@@ -253,5 +256,9 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<Run
   if (env.DSPEX_WORKER_SECRET) worker.secret = env.DSPEX_WORKER_SECRET;
   if (Object.keys(worker).length > 0) out.worker = worker;
   if (env.DSPEX_LLM_MODEL) out.llm = { model: env.DSPEX_LLM_MODEL };
+  const metrics: NonNullable<RuntimeConfig['metrics']> = {};
+  if (env.DSPEX_METRICS_PORT) metrics.port = Number(env.DSPEX_METRICS_PORT);
+  if (env.DSPEX_METRICS_HOST) metrics.host = env.DSPEX_METRICS_HOST;
+  if (Object.keys(metrics).length > 0) out.metrics = metrics;
   return out;
 }

@@ -11,7 +11,7 @@ import { DspexError, ErrorCode, errorStatus } from '../errors.js';
 import { PythonBridge } from '../llm/python-bridge.js';
 import { LlmRouter, type LlmLayer } from '../llm/router.js';
 import type { LlmAdapter } from '../llm/types.js';
-import { decode, Encoding } from '../protocol/codec.js';
+import { decode, encode, Encoding } from '../protocol/codec.js';
 import {
   PredictRequestSchema,
   StatusRequestSchema,
@@ -25,6 +25,7 @@ import { supervisorMachine } from '../supervisors/supervisor-machine.js';
 import type { ChildSpec } from '../supervisors/types.js';
 import { createMetrics, type RuntimeMetrics } from '../telemetry/metrics.js';
 import { guarded } from '../telemetry/guard.js';
+import { NodeTelemetry } from '../telemetry/node-telemetry.js';
 import {
   configFromEnv,
   resolveConfig,
@@ -119,6 +120,8 @@ export interface Runtime extends AsyncDisposable {
   readonly sessions: SessionStore;
   /** Runs a DSPy module on a worker; the same contract as `dspex.rpc.predict`. */
   predict(request: PredictRequest, options?: CallOptions): Promise<PredictReply>;
+  /** `http://host:port` of the `/metrics` `/healthz` `/readyz` server, when `metrics.port` is set. */
+  readonly metricsUrl: string | undefined;
   /** Nodes, pools and workers as this node sees them. */
   status(): StatusReply;
   /** Resolves once `count` workers of `pool` are ready (or rejects after `timeoutMs`). */
@@ -193,6 +196,7 @@ class RuntimeNode implements Runtime {
   /** Local sizes the orchestrator set, where they differ from the configured ones. */
   private readonly sizes = new Map<string, number>();
   private readonly registry: NodeRegistry;
+  private readonly telemetry: NodeTelemetry;
   readonly tools: NatsToolRegistry;
   private readonly router: LlmRouter;
   private vars: VariableStore | undefined;
@@ -241,11 +245,23 @@ class RuntimeNode implements Runtime {
           breaker: p?.breaker ?? {},
         };
       },
-      onAttempt: (result) => this.orchestrator.observe(result),
+      onAttempt: (result) => {
+        this.orchestrator.observe(result);
+        this.telemetry.onAttempt(result);
+      },
       onRecycle: (pool, worker) => {
         logger.info({ pool, worker }, 'recycling worker after its call budget');
+        this.telemetry.onRecycle(pool, 'call budget');
         this.poolRef(pool)?.send({ type: 'recycle', id: worker, reason: 'call budget' });
       },
+    });
+    this.telemetry = new NodeTelemetry({
+      nodeId,
+      metrics,
+      logger,
+      options: config.metrics,
+      workers: () => [...this.pools.keys()].flatMap((p) => this.dispatcher.poolWorkers(p)),
+      publishCalls: (batch) => nc.publish(this.subjects.event('call'), encode(batch, Encoding.Msgpack)),
     });
     this.router = new LlmRouter({
       nodeId,
@@ -404,6 +420,12 @@ class RuntimeNode implements Runtime {
     }
     await this.nc.flush();
     if (this.config.serve) this.service = await this.startService();
+    await this.telemetry.start(this);
+  }
+
+  /** `http://host:port` of the node's `/metrics` server, when `metrics.port` is set. */
+  get metricsUrl(): string | undefined {
+    return this.telemetry.url;
   }
 
   private workerLogic = workerMachine.provide({
@@ -721,6 +743,7 @@ class RuntimeNode implements Runtime {
     await this.sess?.stop().catch(() => undefined);
     this.hbSub?.unsubscribe();
     await this.orchestrator.stop().catch(() => undefined);
+    await this.telemetry.stop().catch(() => undefined); // its last events.call batch goes out first
     await this.nc.drain().catch(() => undefined);
     await this.server?.stop();
     for (const hook of this.stopHooks) hook();

@@ -59,6 +59,8 @@ const PREFIXES = [
   'DSPY_',
   'DSPEX_LM',
   'LITELLM_',
+  // OpenTelemetry: the collector's endpoint, headers, sampler (docs/telemetry.md, "Traces").
+  'OTEL_',
   'OPENAI_',
   'AZURE_',
   'ANTHROPIC_',

@@ -4,7 +4,11 @@ import type { Runtime } from '../../src/index.js';
 import { startObservabilityServer, type ObservabilityServer } from '../../src/telemetry/http.js';
 import { nodeReadiness } from '../../src/telemetry/readiness.js';
 import { startNats, type NatsServer } from '../harness/nats.js';
+import { eventually } from '../harness/eventually.js';
+import { startNodeProcess } from '../harness/node-process.js';
 import { startRuntime, venvPython } from '../harness/runtime.js';
+import { createClient } from '../../src/runtime/client.js';
+import { createServer } from 'node:net';
 
 const promCheck = new URL('./clients/prom_check.py', import.meta.url).pathname;
 
@@ -96,5 +100,98 @@ describe('observability endpoint of a running node', () => {
     expect(await down.json()).toMatchObject({ ready: false, checks: { nats: { ok: false } } });
     // The process is still up: only readiness flips.
     expect((await fetch(`${http.url}/healthz`)).status).toBe(200);
+  });
+});
+
+/** A TCP port free right now (the OS picks it). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const sample = (families: Family[], metric: string, labels: Record<string, string>): number | undefined => {
+  for (const f of families) {
+    for (const s of f.samples) {
+      if (s.name === metric && Object.entries(labels).every(([k, v]) => s.labels[k] === v)) {
+        return Number(s.value);
+      }
+    }
+  }
+  return undefined;
+};
+
+describe('dspex node with DSPEX_METRICS_PORT', () => {
+  it("serves per-worker series, including the Python workers' own measurements", async () => {
+    await using srv = await startNats();
+    const port = await freePort();
+    await using node = await startNodeProcess({
+      nats: srv.url,
+      nodeId: 'metrics-node',
+      config: { pools: { general: { size: 2 } } },
+      env: { DSPEX_METRICS_PORT: String(port) },
+    });
+    const url = `http://127.0.0.1:${port}`;
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    expect((await fetch(`${url}/readyz`)).status).toBe(200);
+
+    await using client = await createClient({ servers: srv.url });
+    const workers = new Set<string>();
+    for (let i = 0; i < 8; i++) {
+      const reply = await client.predict({
+        module: 'Predict',
+        signature: 'question -> answer',
+        inputs: { question: `q${i}` },
+      });
+      workers.add(reply.worker);
+    }
+
+    // The workers' counters arrive with their next heartbeat (every second).
+    const families = await eventually(
+      async () => {
+        const text = await (await fetch(`${url}/metrics`)).text();
+        const parsed = await parseExposition(text);
+        let total = 0;
+        for (const w of workers)
+          total += sample(parsed, 'dspex_worker_py_calls_total', { worker: w, outcome: 'ok' }) ?? 0;
+        expect(total).toBe(8);
+        return parsed;
+      },
+      { timeoutMs: 20_000, intervalMs: 300 },
+    );
+    const status = [...workers][0]!;
+    expect(sample(families, 'dspex_worker_state', { pool: 'general', worker: status, state: 'ready' })).toBe(
+      1,
+    );
+    expect(sample(families, 'dspex_worker_rss_bytes', { pool: 'general', worker: status })).toBeGreaterThan(
+      10e6,
+    );
+    expect(sample(families, 'dspex_worker_inflight', { pool: 'general', worker: status })).toBe(0);
+    expect(sample(families, 'dspex_worker_breaker_open', { pool: 'general', worker: status })).toBe(0);
+    let attempts = 0;
+    let lmCalls = 0;
+    let dspySeconds = 0;
+    for (const w of workers) {
+      attempts += sample(families, 'dspex_worker_attempts_total', { worker: w, outcome: 'ok' }) ?? 0;
+      lmCalls +=
+        sample(families, 'dspex_worker_lm_calls_total', { pool: 'general', worker: w, model: 'dummy' }) ?? 0;
+      dspySeconds += sample(families, 'dspex_worker_dspy_seconds_total', { worker: w }) ?? 0;
+      expect(sample(families, 'dspex_worker_attempt_duration_seconds_count', { worker: w })).toBeGreaterThan(
+        0,
+      );
+    }
+    expect(attempts).toBe(8);
+    // One DummyLM call per Predict, timed by the worker's DSPy callback (warm-up calls not counted).
+    expect(lmCalls).toBe(8);
+    expect(dspySeconds).toBeGreaterThan(0);
+    expect(families.some((f) => f.name === 'dspex_worker_gc_collections')).toBe(true);
+    expect(sample(families, 'dspex_pool_inflight', { pool: 'general' })).toBe(0);
+    await node.stop();
+    expect(await node.exited).toBe(0);
   });
 });

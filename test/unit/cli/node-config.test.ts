@@ -135,6 +135,25 @@ describe('node config layers', () => {
   });
 });
 
+describe('metrics flags', () => {
+  it('layers --metrics-port over DSPEX_METRICS_PORT over the file, and refuses a bad port naming the flag', () => {
+    const file = { metrics: { port: 9000, host: '0.0.0.0' } };
+    expect(finishConfig(mergeLayers(file, envLayer({ DSPEX_METRICS_PORT: '9100' }), {})).metrics).toEqual({
+      port: 9100,
+      host: '0.0.0.0',
+    });
+    expect(
+      finishConfig(
+        mergeLayers(file, envLayer({ DSPEX_METRICS_PORT: '9100' }), flagsLayer({ metricsPort: '9464' })),
+      ).metrics,
+    ).toEqual({ port: 9464, host: '0.0.0.0' });
+    for (const bad of ['-1', '70000', 'abc', '']) {
+      expect(() => flagsLayer({ metricsPort: bad })).toThrow(/--metrics-port: expected a TCP port/);
+    }
+    expect(() => finishConfig(envLayer({ DSPEX_METRICS_PORT: 'abc' }))).toThrow(/metrics\.port/);
+  });
+});
+
 describe('parsePoolFlag', () => {
   it('parses NAME=SIZE', () => {
     expect(parsePoolFlag('general=2')).toEqual(['general', 2]);
