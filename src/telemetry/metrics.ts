@@ -36,7 +36,7 @@ export interface RuntimeMetrics {
   llmDuration: Histogram<'adapter'>;
   /** Adapter choices, by adapter and the rule that made them (`eligible`, `module`, `errors`, …). */
   llmSelections: Counter<'adapter' | 'reason'>;
-  /** Result cache lookups: cache `predict`/`lm`, tier `memory`/`kv`, result `hit`/`miss`. */
+  /** Result cache lookups: cache `predict`/`lm`, tier `memory`/`kv`/`front`, result `hit`/`miss`. */
   llmCache: Counter<'cache' | 'tier' | 'result'>;
   /** HTTP LM retries, by provider and the status that caused them (`429`, `503`, `timeout`, …). */
   llmRetries: Counter<'provider' | 'status'>;
