@@ -7,7 +7,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import type { Logger } from 'pino';
 import { isDspexError } from '../errors.js';
 import type { PredictReply, PredictRequest } from '../protocol/schemas.js';
-import type { RuntimeMetrics } from '../telemetry/metrics.js';
+import { BoundChildren, type RuntimeMetrics } from '../telemetry/metrics.js';
 import { predictCacheKey } from './cache-key.js';
 import { openKvTier, ResultCache, type SharedTier } from './cache.js';
 import { DirectAdapter } from './direct-adapter.js';
@@ -108,10 +108,17 @@ export class LlmRouter implements LlmLayer {
   readonly front: FrontCache | undefined;
   private readonly pending = new Map<string, Promise<PredictReply>>();
   private tick = 0;
+  private readonly selections;
+  private readonly calls;
+  private readonly durations;
 
   constructor(private readonly o: LlmRouterOptions) {
     const opts = o.options;
     this.stats = new AdapterStats(opts.selection.alpha);
+    const m = o.metrics;
+    this.selections = new BoundChildren((adapter, reason) => m.llmSelections.labels({ adapter, reason }));
+    this.calls = new BoundChildren((adapter, outcome) => m.llmCalls.labels({ adapter, outcome }));
+    this.durations = new BoundChildren((adapter) => m.llmDuration.labels({ adapter }));
     if (opts.cache.enabled) {
       const common = { entries: opts.cache.entries, lookups: o.metrics.llmCache, logger: o.logger };
       this.predictCache = new ResultCache({ ...common, name: 'predict' });
@@ -232,19 +239,18 @@ export class LlmRouter implements LlmLayer {
     context: AdapterContext,
   ): Promise<PredictReply> {
     const adapter = this.adapterFor(selection.adapter);
-    const m = this.o.metrics;
-    m.llmSelections.inc({ adapter: adapter.name, reason: selection.reason });
+    this.selections.of(adapter.name, selection.reason).inc();
     const started = performance.now();
     try {
       const reply = await adapter.predict(body, context);
       const ms = performance.now() - started;
       this.stats.record(adapter.name, ms, false);
-      m.llmCalls.inc({ adapter: adapter.name, outcome: 'ok' });
-      m.llmDuration.observe({ adapter: adapter.name }, ms / 1000);
+      this.calls.of(adapter.name, 'ok').inc();
+      this.durations.of(adapter.name).observe(ms / 1000);
       return { ...reply, usage: { ...reply.usage, adapter: adapter.name, cached: false } };
     } catch (error) {
       this.stats.record(adapter.name, performance.now() - started, countsAsFailure(error));
-      m.llmCalls.inc({ adapter: adapter.name, outcome: isDspexError(error) ? error.code : 'internal' });
+      this.calls.of(adapter.name, isDspexError(error) ? error.code : 'internal').inc();
       throw error;
     }
   }

@@ -152,3 +152,22 @@ export function createMetrics(registry: Registry = new Registry()): RuntimeMetri
     }),
   };
 }
+
+/**
+ * The children of a labelled metric, bound (`labels()`) once per label values and reused, so a hot
+ * path that counts every call builds no label object for it. Label values must come from small
+ * sets (adapters, reasons, outcomes, pools), as for the metric itself.
+ */
+export class BoundChildren<C> {
+  private readonly children = new Map<string, C>();
+
+  constructor(private readonly bind: (first: string, second: string) => C) {}
+
+  /** The child for these label values (the second may be '' for a metric with one label). */
+  of(first: string, second = ''): C {
+    const key = `${first}\u0000${second}`;
+    let child = this.children.get(key);
+    if (child === undefined) this.children.set(key, (child = this.bind(first, second)));
+    return child;
+  }
+}
