@@ -155,6 +155,8 @@ async function serve<S extends z.ZodType>(
     const reply = await endpoint.handle(body, context);
     const data = encode(reply, encoding);
     msg.respond(data, { headers: replyHeaders(encoding, trace) });
+    // msg.data is still this request's bytes after the await: nats.js hands out views of socket
+    // chunks it never reuses, and the cache copies them into its key.
     if (context.reusable === true) endpoint.replies?.set(msg.data, encoding, data);
   } catch (error) {
     replyError(o, endpoint.name, msg, error, encoding, trace);
