@@ -91,9 +91,12 @@ function checkReply(msg: { data: Uint8Array; headers?: { get(k: string): string 
 interface Pooled {
   latency: number[];
   loads: LoadRun[];
+  /** CPU time of this process (user + system) while the subject ran, µs, and the calls it made. */
+  cpuUs: number;
+  cpuCalls: number;
 }
 
-function metrics(p: Pooled): Record<string, number> {
+function metrics(p: Pooled, withCpu: boolean): Record<string, number> {
   const lat = summarize(p.latency);
   const load = summarizeLoad(p.loads);
   return {
@@ -102,6 +105,7 @@ function metrics(p: Pooled): Record<string, number> {
     per_s: load.per_s,
     load_p50_ms: load.p50_ms,
     load_p99_ms: load.p99_ms,
+    ...(withCpu && { cpu_us: p.cpuUs / Math.max(1, p.cpuCalls) }),
     n: lat.n + load.calls,
   };
 }
@@ -208,13 +212,19 @@ const scenario: Scenario = {
         nodeSubject('ping', ping),
         nodeSubject('echo', echo),
       ];
-      for (const s of subjects) pooled.set(s.key, { latency: [], loads: [] });
+      for (const s of subjects) pooled.set(s.key, { latency: [], loads: [], cpuUs: 0, cpuCalls: 0 });
       for (let round = 0; round < sizes.rounds; round++) {
         const order = subjects.map((_, i) => subjects[(i + round) % subjects.length]!);
         for (const s of order) {
           const p = pooled.get(s.key)!;
-          p.latency.push(...(await s.latency(sizes)));
-          p.loads.push(await s.load(sizes));
+          const cpu = process.cpuUsage();
+          const latency = await s.latency(sizes);
+          const load = await s.load(sizes);
+          const used = process.cpuUsage(cpu);
+          p.latency.push(...latency);
+          p.loads.push(load);
+          p.cpuUs += used.user + used.system;
+          p.cpuCalls += sizes.warmup + latency.length + load.samples_ms.length;
         }
       }
     } finally {
@@ -229,33 +239,38 @@ const scenario: Scenario = {
     const p50 = (p: Pooled): number => summarize(p.latency).p50_ms;
     const p99 = (p: Pooled): number => summarize(p.latency).p99_ms;
     const rate = (p: Pooled): number => summarizeLoad(p.loads).per_s;
+    const cpuPer = (p: Pooled): number => p.cpuUs / Math.max(1, p.cpuCalls);
     const rows: BenchRow[] = [
       {
         subject: 'dspex predict: createClient → dspex.rpc.predict → node → worker',
         baseline: false,
-        metrics: metrics(client_),
+        metrics: metrics(client_, true),
       },
       {
         subject: 'dspex rt.predict() inside the node (no client hop)',
         baseline: false,
-        metrics: metrics(get('inNode')),
+        metrics: metrics(get('inNode'), true),
       },
       {
         subject: 'worker predict sent straight to dspex.pool.general.<id> (no node)',
         baseline: false,
-        metrics: metrics(direct_),
+        metrics: metrics(direct_, true),
       },
       {
         subject: 'Python in-process Predict, same code path (1 process)',
         baseline: true,
-        metrics: metrics(python_),
+        metrics: metrics(python_, false),
       },
       {
         subject: 'worker {op:"ping"} on dspex.pool.general.<id>',
         baseline: true,
-        metrics: metrics(get('ping')),
+        metrics: metrics(get('ping'), true),
       },
-      { subject: 'raw NATS request/reply echo (Node responder)', baseline: true, metrics: metrics(echo_) },
+      {
+        subject: 'raw NATS request/reply echo (Node responder)',
+        baseline: true,
+        metrics: metrics(echo_, true),
+      },
     ];
     return {
       rows,
@@ -267,6 +282,9 @@ const scenario: Scenario = {
         'p50 added by dspex over in-process ms': p50(client_) - p50(python_),
         'p50 added by the node (client − direct) ms': p50(client_) - p50(direct_),
         'p50 added by the worker transport (direct − python) ms': p50(direct_) - p50(python_),
+        'goal: p50 added over in-process / (2 × echo p50 + 0.1 ms) x':
+          (p50(client_) - p50(python_)) / (2 * p50(echo_) + 0.1),
+        'CPU per call, client − direct (node + createClient) µs': cpuPer(client_) - cpuPer(direct_),
       },
       notes: [
         `dspex: one runtime, pool ${POOL} of ${WORKERS} workers (zygote launcher, concurrency 4 each), its private ` +
@@ -278,6 +296,9 @@ const scenario: Scenario = {
           `through dspex and in Python`,
         'every predict asks a distinct question (a sequence number prefix), in dspex and in Python alike',
         'straight-to-worker rows bind callers to workers (4 each under load), as the node spreads calls',
+        'cpu_us: CPU time (user + system) of this process per call (warm-up included): the caller, and for the ' +
+          'dspex rows the node too; client − direct is the node’s work per call plus createClient’s over a raw ' +
+          'request, heartbeats the node handles meanwhile included',
         `the baseline's start-up (import dspy, litellm, warm-up) took ${Math.round(pyInfo.startup_ms)} ms, not counted`,
       ],
     };

@@ -131,3 +131,21 @@ export function breakerAllows(state: 'closed' | 'open' | 'halfOpen', probing: bo
     }
   }
 }
+
+/**
+ * Whether a `success` would leave the breaker exactly as it is: closed, no failure in a row, and
+ * its window already full of successes (the new one pushes out an old one). A caller on the hot
+ * path may skip sending it; every other success, and every failure, must be sent.
+ */
+export function successIsNoop(snapshot: {
+  value: 'closed' | 'open' | 'halfOpen';
+  context: Pick<BreakerContext, 'consecutive' | 'recent' | 'window'>;
+}): boolean {
+  const { value, context } = snapshot;
+  return (
+    value === 'closed' &&
+    context.consecutive === 0 &&
+    context.recent.length >= context.window &&
+    !context.recent.includes(true)
+  );
+}

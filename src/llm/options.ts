@@ -50,8 +50,21 @@ export const LlmOptionsSchema = z.strictObject({
           ttlMs: positiveInt.default(3_600_000),
         })
         .optional(),
+      /**
+       * The front cache: encoded `dspex.rpc.predict` replies by the exact request bytes, answered at
+       * the edge before decoding (docs/llm.md). Bounded by `entries` and by `maxBytes` of requests
+       * plus replies.
+       */
+      front: z
+        .strictObject({
+          /** @default true */
+          enabled: z.boolean().default(true),
+          /** @default 67108864 (64 MiB) */
+          maxBytes: positiveInt.default(64 * 1024 * 1024),
+        })
+        .default({ enabled: true, maxBytes: 64 * 1024 * 1024 }),
     })
-    .default({ enabled: true, entries: 10_000 }),
+    .default({ enabled: true, entries: 10_000, front: { enabled: true, maxBytes: 64 * 1024 * 1024 } }),
   /** Health-based selection between the direct adapter and Python. */
   selection: z
     .strictObject({

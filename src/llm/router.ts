@@ -7,15 +7,22 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import type { Logger } from 'pino';
 import { isDspexError } from '../errors.js';
 import type { PredictReply, PredictRequest } from '../protocol/schemas.js';
-import type { RuntimeMetrics } from '../telemetry/metrics.js';
+import { BoundChildren, type RuntimeMetrics } from '../telemetry/metrics.js';
 import { predictCacheKey } from './cache-key.js';
 import { openKvTier, ResultCache, type SharedTier } from './cache.js';
 import { DirectAdapter } from './direct-adapter.js';
+import { FRONT_MAX_REQUEST_BYTES, FrontCache } from './front-cache.js';
 import { HttpChatModel } from './http-chat.js';
 import { resolveModel } from './model-name.js';
 import type { ResolvedLlmOptions } from './options.js';
 import { RateLimiter } from './rate-limiter.js';
-import { AdapterStats, selectAdapter, type AdapterHealth, type Selection } from './selection.js';
+import {
+  AdapterStats,
+  selectAdapter,
+  type AdapterHealth,
+  type Selection,
+  type SelectionReason,
+} from './selection.js';
 import { AdapterName, type AdapterContext, type ChatResult, type LlmAdapter } from './types.js';
 
 export interface LlmRouterOptions {
@@ -42,9 +49,35 @@ export interface LlmLayer {
   health(): Partial<Record<AdapterName, AdapterHealth>>;
   /** Entries in the in-memory predict cache. */
   cacheSize(): number;
-  /** Empties both in-memory caches (the shared KV tier keeps its entries until its TTL). */
+  /** Entries in the front cache (encoded replies by request bytes). */
+  frontCacheSize(): number;
+  /**
+   * Empties the in-memory caches and the front cache (the shared KV tier keeps its entries until
+   * its TTL).
+   */
   clearCache(): void;
 }
+
+/** What {@link LlmRouter.run} tells its caller about the reply besides the reply. */
+export interface RunOutcome {
+  /**
+   * Set when the reply came from the predict cache for a request whose answer depends on nothing
+   * but its content: no session, an adapter chosen by the request and the configuration alone (not
+   * by health, which changes). The same request bytes may then be answered with the same bytes.
+   */
+  reusable?: boolean;
+}
+
+/** Selections that depend only on the request and the node's configuration, never on health. */
+const STABLE_REASONS: ReadonlySet<SelectionReason> = new Set<SelectionReason>([
+  'requested',
+  'no_http_lm',
+  'module',
+  'types',
+  'demos',
+  'lm',
+  'pool',
+]);
 
 /** Retryable failures and LM errors are the adapter's fault; 4xx about the request are not. */
 function countsAsFailure(error: unknown): boolean {
@@ -71,16 +104,33 @@ export class LlmRouter implements LlmLayer {
   private readonly stats: AdapterStats;
   private readonly predictCache: ResultCache<PredictReply> | undefined;
   private readonly lmCache: ResultCache<ChatResult> | undefined;
+  /** Encoded predict replies by request bytes, for the service edge; undefined when off. */
+  readonly front: FrontCache | undefined;
   private readonly pending = new Map<string, Promise<PredictReply>>();
   private tick = 0;
+  private readonly selections;
+  private readonly calls;
+  private readonly durations;
 
   constructor(private readonly o: LlmRouterOptions) {
     const opts = o.options;
     this.stats = new AdapterStats(opts.selection.alpha);
+    const m = o.metrics;
+    this.selections = new BoundChildren((adapter, reason) => m.llmSelections.labels({ adapter, reason }));
+    this.calls = new BoundChildren((adapter, outcome) => m.llmCalls.labels({ adapter, outcome }));
+    this.durations = new BoundChildren((adapter) => m.llmDuration.labels({ adapter }));
     if (opts.cache.enabled) {
       const common = { entries: opts.cache.entries, lookups: o.metrics.llmCache, logger: o.logger };
       this.predictCache = new ResultCache({ ...common, name: 'predict' });
       this.lmCache = new ResultCache({ ...common, name: 'lm' });
+    }
+    if (opts.cache.enabled && opts.cache.front.enabled && opts.cache.entries > 0) {
+      this.front = new FrontCache({
+        entries: opts.cache.entries,
+        maxBytes: opts.cache.front.maxBytes,
+        maxRequestBytes: FRONT_MAX_REQUEST_BYTES,
+        lookups: o.metrics.llmCache,
+      });
     }
     if (opts.model !== undefined) {
       const model = resolveModel(opts.model, { apiBase: opts.apiBase, env: o.env });
@@ -133,13 +183,21 @@ export class LlmRouter implements LlmLayer {
     return this.predictCache?.size ?? 0;
   }
 
+  frontCacheSize(): number {
+    return this.front?.size ?? 0;
+  }
+
   clearCache(): void {
     this.predictCache?.clear();
     this.lmCache?.clear();
+    this.front?.clear();
   }
 
-  /** Runs one predict: cache, choice, adapter. The reply's `usage` names the adapter and the cache. */
-  async run(body: PredictRequest, context: AdapterContext): Promise<PredictReply> {
+  /**
+   * Runs one predict: cache, choice, adapter. The reply's `usage` names the adapter and the cache;
+   * `outcome` learns whether the reply may be reused for the same request bytes.
+   */
+  async run(body: PredictRequest, context: AdapterContext, outcome?: RunOutcome): Promise<PredictReply> {
     this.tick++;
     const selection = this.select(body);
     const cache =
@@ -155,7 +213,11 @@ export class LlmRouter implements LlmLayer {
     // A key present means this exact request passed validation before, so answering it here keeps
     // the 4xx semantics while skipping the signature work.
     const hit = cache.getLocal(key) ?? (cache.shared ? await cache.getShared(key, isReply) : undefined);
-    if (hit !== undefined) return hit;
+    if (hit !== undefined) {
+      if (outcome !== undefined && context.session === undefined && STABLE_REASONS.has(selection.reason))
+        outcome.reusable = true;
+      return hit;
+    }
     const running = this.pending.get(key);
     if (running !== undefined) return running;
     const call = this.invoke(selection, body, context).then((reply) => {
@@ -177,19 +239,18 @@ export class LlmRouter implements LlmLayer {
     context: AdapterContext,
   ): Promise<PredictReply> {
     const adapter = this.adapterFor(selection.adapter);
-    const m = this.o.metrics;
-    m.llmSelections.inc({ adapter: adapter.name, reason: selection.reason });
+    this.selections.of(adapter.name, selection.reason).inc();
     const started = performance.now();
     try {
       const reply = await adapter.predict(body, context);
       const ms = performance.now() - started;
       this.stats.record(adapter.name, ms, false);
-      m.llmCalls.inc({ adapter: adapter.name, outcome: 'ok' });
-      m.llmDuration.observe({ adapter: adapter.name }, ms / 1000);
+      this.calls.of(adapter.name, 'ok').inc();
+      this.durations.of(adapter.name).observe(ms / 1000);
       return { ...reply, usage: { ...reply.usage, adapter: adapter.name, cached: false } };
     } catch (error) {
       this.stats.record(adapter.name, performance.now() - started, countsAsFailure(error));
-      m.llmCalls.inc({ adapter: adapter.name, outcome: isDspexError(error) ? error.code : 'internal' });
+      this.calls.of(adapter.name, isDspexError(error) ? error.code : 'internal').inc();
       throw error;
     }
   }

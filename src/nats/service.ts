@@ -29,6 +29,21 @@ export interface RequestContext {
   trace: string | undefined;
   /** `Dspex-Session` header. */
   session: string | undefined;
+  /**
+   * Set by the handler when its reply depends on nothing but the request bytes (and encoding): the
+   * endpoint's {@link ReplyCache} then keeps the encoded reply for them.
+   */
+  reusable?: boolean;
+}
+
+/**
+ * Encoded replies by exact request bytes (the front cache), consulted before a request is decoded.
+ * Only requests without `Dspex-Trace` or `Dspex-Session` and with a deadline still ahead reach
+ * it: those headers change the reply, and a passed deadline is a 408.
+ */
+export interface ReplyCache {
+  get(request: Uint8Array, encoding: Encoding): Uint8Array | undefined;
+  set(request: Uint8Array, encoding: Encoding, reply: Uint8Array): void;
 }
 
 /** One endpoint of the public service: its body schema and its handler. */
@@ -43,6 +58,8 @@ export interface EndpointDefinition<S extends z.ZodType> {
    * refuse the request at once, synchronously and without throwing (a 429 that costs a decode).
    */
   admit?(raw: unknown, context: RequestContext): Refusal | undefined;
+  /** Replies kept by request bytes: a hit is answered before admission, decoding and validation. */
+  replies?: ReplyCache;
 }
 
 /** A request refused before validation: its status and wire error (no exception, no stack trace). */
@@ -98,6 +115,10 @@ export async function startService(o: ServiceOptions): Promise<Service> {
           return;
         }
         const started = performance.now();
+        if (endpoint.replies !== undefined && answerFromCache(o, endpoint.replies, endpoint.name, msg)) {
+          stats.done(started, undefined);
+          return;
+        }
         if (o.admission !== undefined && !o.admission.enter(endpoint.name)) {
           refuse(o, endpoint.name, msg, overloaded);
           stats.done(started, overloaded.error.message);
@@ -158,7 +179,11 @@ async function serveTraced<S extends z.ZodType>(
     }
     const body = parseMessage(endpoint.schema, raw, endpoint.name);
     const reply = await endpoint.handle(body, context);
-    msg.respond(encode(reply, encoding), { headers: replyHeaders(encoding, trace) });
+    const data = encode(reply, encoding);
+    msg.respond(data, { headers: replyHeaders(encoding, trace) });
+    // msg.data is still this request's bytes after the await: nats.js hands out views of socket
+    // chunks it never reuses, and the cache copies them into its key.
+    if (context.reusable === true) endpoint.replies?.set(msg.data, encoding, data);
     return undefined;
   } catch (error) {
     return replyError(o, endpoint.name, msg, error, encoding, trace);
@@ -223,6 +248,37 @@ function refusalReply(
     refusals.set(key, (reply = build()));
   }
   return reply;
+}
+
+/** The headers of a JSON reply without a trace (a msgpack one has none): built once, never changed. */
+const JSON_REPLY_HEADERS = replyHeaders(Encoding.Json);
+
+/**
+ * Answers a request from `cache` when its bytes were answered before and nothing in its headers
+ * changes the answer: no trace to echo, no session, a deadline (if any) still ahead. Anything
+ * else, a malformed deadline included, goes the whole way (and gets its 4xx there). Synchronous
+ * and never throws: true when answered.
+ */
+function answerFromCache(o: ServiceOptions, cache: ReplyCache, endpoint: string, msg: ServiceMsg): boolean {
+  try {
+    const h = msg.headers;
+    let encoding: Encoding = Encoding.Msgpack;
+    if (h !== undefined) {
+      if (h.get(Header.Trace) !== '' || h.get(Header.Session) !== '') return false;
+      const raw = h.get(Header.Deadline);
+      const deadline = Number(raw);
+      if (raw !== '' && !(Number.isFinite(deadline) && deadline > Date.now())) return false;
+      encoding = encodingOf(h);
+    }
+    const reply = cache.get(msg.data, encoding);
+    if (reply === undefined) return false;
+    msg.respond(reply, encoding === Encoding.Json ? { headers: JSON_REPLY_HEADERS } : undefined);
+    return true;
+  } catch (failure) {
+    o.metrics.unhandled.inc({ kind: 'reply' });
+    o.logger.error({ err: failure, endpoint }, 'could not answer from the front cache');
+    return false;
+  }
 }
 
 /** The 429 bodies and headers of an endpoint, built once: refusing must cost next to nothing. */

@@ -34,10 +34,23 @@ interface StoredPattern {
   at: number;
 }
 
+/** Signature hashes already computed (every attempt records one), bounded. */
+const signatureHashes = new Map<string, string>();
+const SIGNATURE_HASHES_KEPT = 1024;
+
+function signatureHash(signature: string): string {
+  let hash = signatureHashes.get(signature);
+  if (hash === undefined) {
+    hash = createHash('sha256').update(signature).digest('hex').slice(0, 16);
+    if (signatureHashes.size >= SIGNATURE_HASHES_KEPT) signatureHashes.clear();
+    signatureHashes.set(signature, hash);
+  }
+  return hash;
+}
+
 /** Key of a task pattern: pool, module and (a hash of) the signature. */
 export function patternKey(pool: string, module: string, signature: string): string {
-  const sig = createHash('sha256').update(signature).digest('hex').slice(0, 16);
-  return `${pool}.${module}.${sig}`;
+  return `${pool}.${module}.${signatureHash(signature)}`;
 }
 
 /**

@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
-import type { BreakerInput } from '../actors/breaker-machine.js';
+import { successIsNoop, type BreakerInput } from '../actors/breaker-machine.js';
 import type { WorkerUpdate } from '../actors/worker-machine.js';
 import { DspexError, ErrorCode, toDspexError } from '../errors.js';
 import type { PredictReply, WorkerPredictRequest } from '../protocol/schemas.js';
-import type { RuntimeMetrics } from '../telemetry/metrics.js';
+import { BoundChildren, type RuntimeMetrics } from '../telemetry/metrics.js';
 import {
   admitToQueue,
   effectiveServiceMs,
@@ -93,6 +93,10 @@ export class Dispatcher {
   private readonly poolStats = new Map<string, LatencyStats>();
   private readonly poolRates = new Map<string, ThroughputMeter>();
   private closed = false;
+  /** Metric children bound once per pool (and outcome): every call counts itself. */
+  private readonly calls;
+  private readonly retries;
+  private readonly durations;
 
   constructor(private readonly o: DispatcherOptions) {
     this.table = new WorkerTable({
@@ -100,6 +104,10 @@ export class Dispatcher {
       onHalfOpen: (pool) => this.pump(pool),
     });
     this.queues = new WaitQueues({ onLength: (pool, n) => o.metrics.queued.set({ pool }, n) });
+    const m = o.metrics;
+    this.calls = new BoundChildren((pool, outcome) => m.calls.labels({ pool, outcome }));
+    this.retries = new BoundChildren((pool, code) => m.retries.labels({ pool, code }));
+    this.durations = new BoundChildren((pool) => m.callDuration.labels({ pool }));
   }
 
   /** Applies a worker actor's state change. */
@@ -135,14 +143,14 @@ export class Dispatcher {
           const reply = await this.attemptWithHedge(worker, request, options, excluded);
           replied = reply.worker;
           if (options.session !== undefined) this.bind(options.session, reply.worker);
-          this.o.metrics.calls.inc({ pool, outcome: 'ok' });
+          this.calls.of(pool, 'ok').inc();
           return reply;
         } catch (error) {
           const e = toDspexError(error);
           if (!e.retryable || Date.now() >= options.deadline) throw e;
           lastError = e;
           excluded.add(worker.id);
-          this.o.metrics.retries.inc({ pool, code: e.code });
+          this.retries.of(pool, e.code).inc();
           this.o.logger.warn(
             { pool, worker: worker.id, attempt, err: e.message, trace: options.trace },
             'retrying call',
@@ -153,11 +161,11 @@ export class Dispatcher {
     } catch (error) {
       const e = toDspexError(error);
       outcome = e.code;
-      this.o.metrics.calls.inc({ pool, outcome: e.code });
+      this.calls.of(pool, e.code).inc();
       throw e;
     } finally {
       const seconds = (performance.now() - started) / 1000;
-      this.o.metrics.callDuration.observe({ pool }, seconds);
+      this.durations.of(pool).observe(seconds);
       // One structured line per call (docs/telemetry.md, "Logs").
       if (this.o.logger.isLevelEnabled('debug')) {
         this.o.logger.debug(
@@ -222,7 +230,8 @@ export class Dispatcher {
       this.poolStatsOf(w.pool).recordSuccess(latencyMs, Date.now());
       // Completions while calls wait measure what the pool delivers when busy (admission).
       this.poolRateOf(w.pool).record(Date.now(), this.table.capacity(w.pool), this.queueLength(w.pool) > 0);
-      w.breaker.send({ type: 'success' });
+      // A healthy worker's breaker is already all successes: sending it one more changes nothing.
+      if (!successIsNoop(w.breaker.getSnapshot())) w.breaker.send({ type: 'success' });
       this.report(w, request, latencyMs, true, hedge);
       return reply;
     } catch (error) {

@@ -1,9 +1,15 @@
 /**
  * Running statistics of one stream of calls (a worker, or a module+signature on a pool): latency
  * EWMA and quantiles over a bounded window of recent samples, error-rate EWMA, counts and tokens.
+ *
+ * The window is also kept sorted, one binary-search insert (and one removal of the sample it
+ * replaces) per call, so a quantile is an index: hedging reads the pool's median on every call.
  */
 export class LatencyStats {
+  /** Recent samples in arrival order (a ring once full). */
   private readonly samples: number[] = [];
+  /** The same samples, ascending. */
+  private readonly sorted: number[] = [];
   private next = 0;
   ewmaMs: number | undefined;
   errorEwma = 0;
@@ -25,7 +31,11 @@ export class LatencyStats {
       this.ewmaMs === undefined ? latencyMs : this.ewmaMs + this.alpha * (latencyMs - this.ewmaMs);
     this.errorEwma *= 1 - this.alpha;
     if (this.samples.length < this.capacity) this.samples.push(latencyMs);
-    else this.samples[this.next] = latencyMs;
+    else {
+      this.sorted.splice(lowerBound(this.sorted, this.samples[this.next]!), 1);
+      this.samples[this.next] = latencyMs;
+    }
+    this.sorted.splice(lowerBound(this.sorted, latencyMs), 0, latencyMs);
     this.next = (this.next + 1) % this.capacity;
   }
 
@@ -38,8 +48,8 @@ export class LatencyStats {
 
   /** The q-quantile (0..1) of recent latencies, or undefined before any sample. */
   quantile(q: number): number | undefined {
-    if (this.samples.length === 0) return undefined;
-    const sorted = [...this.samples].sort((a, b) => a - b);
+    const sorted = this.sorted;
+    if (sorted.length === 0) return undefined;
     return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
   }
 
@@ -62,4 +72,16 @@ export class LatencyStats {
       tokens: this.tokens,
     };
   }
+}
+
+/** The first index of `sorted` (ascending) whose value is not below `value`. */
+function lowerBound(sorted: readonly number[], value: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid]! < value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }

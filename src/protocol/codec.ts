@@ -94,12 +94,18 @@ function decodeValue(data: Uint8Array, encoding: Encoding): unknown {
   }
 }
 
-/** Headers of a reply in the requested encoding, echoing the trace id (sanitised). */
-export function replyHeaders(encoding: Encoding, trace?: string): MsgHdrs {
-  return wireHeaders({
+/**
+ * Headers of a reply in the requested encoding, echoing the trace id (sanitised); undefined when
+ * there is nothing to say (a msgpack reply without a trace), so the reply goes without an empty
+ * header block (`PUB`, not `HPUB` with `NATS/1.0` and nothing under it).
+ */
+export function replyHeaders(encoding: Encoding, trace?: string): MsgHdrs | undefined {
+  if (encoding === Encoding.Msgpack && trace === undefined) return undefined;
+  const h = wireHeaders({
     [Header.ContentType]: encoding === Encoding.Json ? 'application/json' : undefined,
     [Header.Trace]: trace,
   });
+  return h.keys().length === 0 ? undefined : h;
 }
 
 /**

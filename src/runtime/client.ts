@@ -3,9 +3,8 @@ import { connect } from '@nats-io/transport-node';
 import { DspexError, ErrorCode } from '../errors.js';
 import { encode, Encoding } from '../protocol/codec.js';
 import { Header, wireHeaders } from '../protocol/headers.js';
-import { replyBody } from '../protocol/reply.js';
+import { predictReplyOf, replyBody } from '../protocol/reply.js';
 import {
-  PredictReplySchema,
   StatusReplySchema,
   type PredictReply,
   type PredictRequest,
@@ -93,7 +92,16 @@ export async function createClient(options: ClientOptions = {}): Promise<Client>
   };
   return {
     nc,
-    predict: async (request, o = {}) => PredictReplySchema.parse(await call('predict', request, o)),
+    predict: async (request, o = {}) => {
+      const reply = predictReplyOf(await call('predict', request, o));
+      if (reply === undefined) {
+        throw new DspexError(
+          ErrorCode.Internal,
+          `${subjects.rpc('predict')}: the node sent a malformed reply`,
+        );
+      }
+      return reply;
+    },
     status: async (o = {}) => StatusReplySchema.parse(await call('status', {}, o)),
     close,
     [Symbol.asyncDispose]: close,

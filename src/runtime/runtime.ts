@@ -9,7 +9,7 @@ import { poolMachine, type PoolInput } from '../actors/pool-machine.js';
 import { workerMachine, type WorkerContext, type WorkerUpdate } from '../actors/worker-machine.js';
 import { DspexError, ErrorCode, errorStatus } from '../errors.js';
 import { PythonBridge } from '../llm/python-bridge.js';
-import { LlmRouter, type LlmLayer } from '../llm/router.js';
+import { LlmRouter, type LlmLayer, type RunOutcome } from '../llm/router.js';
 import type { LlmAdapter } from '../llm/types.js';
 import { decode, encode, Encoding } from '../protocol/codec.js';
 import {
@@ -524,8 +524,9 @@ class RuntimeNode implements Runtime {
           name: 'predict',
           schema: PredictRequestSchema,
           handle: (body: PredictRequest, ctx: RequestContext) =>
-            this.run(body, ctx.deadline, ctx.trace, body.session ?? ctx.session),
+            this.run(body, ctx.deadline, ctx.trace, body.session ?? ctx.session, ctx),
           admit: (raw: unknown, ctx: RequestContext) => this.admitPredict(raw, ctx.deadline),
+          replies: this.router.front,
         },
         { name: 'status', schema: StatusRequestSchema, handle: () => Promise.resolve(this.status()) },
         ...(this.vars === undefined ? [] : variableEndpoints(this.vars)),
@@ -581,6 +582,7 @@ class RuntimeNode implements Runtime {
     deadline: number,
     trace: string | undefined,
     session: string | undefined,
+    outcome?: RunOutcome,
   ): Promise<PredictReply> {
     if (this.stopping !== undefined) throw new DspexError(ErrorCode.Unavailable, 'node is shutting down');
     const pool = body.pool ?? 'general';
@@ -592,7 +594,7 @@ class RuntimeNode implements Runtime {
     this.inflight++;
     try {
       if (session !== undefined) await this.seedAffinity(session, pool);
-      const call = this.router.run(body, { deadline, trace, session, pool });
+      const call = this.router.run(body, { deadline, trace, session, pool }, outcome);
       if (session !== undefined) this.sess?.observe(session, body, pool, call, trace);
       return await call;
     } finally {

@@ -36,7 +36,7 @@ export interface RuntimeMetrics {
   llmDuration: Histogram<'adapter'>;
   /** Adapter choices, by adapter and the rule that made them (`eligible`, `module`, `errors`, …). */
   llmSelections: Counter<'adapter' | 'reason'>;
-  /** Result cache lookups: cache `predict`/`lm`, tier `memory`/`kv`, result `hit`/`miss`. */
+  /** Result cache lookups: cache `predict`/`lm`, tier `memory`/`kv`/`front`, result `hit`/`miss`. */
   llmCache: Counter<'cache' | 'tier' | 'result'>;
   /** HTTP LM retries, by provider and the status that caused them (`429`, `503`, `timeout`, …). */
   llmRetries: Counter<'provider' | 'status'>;
@@ -151,4 +151,23 @@ export function createMetrics(registry: Registry = new Registry()): RuntimeMetri
       registers: reg,
     }),
   };
+}
+
+/**
+ * The children of a labelled metric, bound (`labels()`) once per label values and reused, so a hot
+ * path that counts every call builds no label object for it. Label values must come from small
+ * sets (adapters, reasons, outcomes, pools), as for the metric itself.
+ */
+export class BoundChildren<C> {
+  private readonly children = new Map<string, C>();
+
+  constructor(private readonly bind: (first: string, second: string) => C) {}
+
+  /** The child for these label values (the second may be '' for a metric with one label). */
+  of(first: string, second = ''): C {
+    const key = `${first}\u0000${second}`;
+    let child = this.children.get(key);
+    if (child === undefined) this.children.set(key, (child = this.bind(first, second)));
+    return child;
+  }
 }

@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMockLm } from '../../src/llm/mock.js';
+import { decode, encode, Encoding } from '../../src/protocol/codec.js';
 import { createClient, type Client } from '../../src/runtime/client.js';
 import { createRuntime, type Runtime } from '../../src/runtime/runtime.js';
 import type { PredictRequest } from '../../src/protocol/schemas.js';
@@ -155,6 +156,24 @@ describe('LLM adapters in a runtime node', () => {
     const bypass = await remote.predict({ ...request, config: { adapter: 'python', cache: false } });
     expect(bypass.usage?.cached).toBe(false);
     expect(await counter(rt, 'dspex_calls_total', { pool: 'general' })).toBe(workerCalls + 1);
+  });
+
+  it('keeps a cached reply out of the front cache while the adapter is chosen by health', async () => {
+    const body = encode(
+      { module: 'Predict', signature: 'question -> answer', inputs: { question: 'direct, not front' } },
+      Encoding.Msgpack,
+    );
+    const hits = (tier: string) =>
+      counter(rt, 'dspex_llm_cache_total', { cache: 'predict', tier, result: 'hit' });
+    const [front, memory] = [await hits('front'), await hits('memory')];
+    for (let i = 0; i < 3; i++) {
+      const msg = await remote.nc.request('dspex.rpc.predict', body, { timeout: 30_000 });
+      const reply = decode(msg.data, Encoding.Msgpack) as { usage?: { adapter?: string; cached?: boolean } };
+      expect(reply.usage).toMatchObject({ adapter: 'direct', cached: i > 0 });
+    }
+    // Answered from the result cache twice, never from the front: another choice would key another entry.
+    expect(await hits('memory')).toBe(memory + 2);
+    expect(await hits('front')).toBe(front);
   });
 
   it('still rejects bad requests with the same 4xx, cached or not', async () => {

@@ -1,6 +1,7 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createActor, SimulatedClock } from 'xstate';
-import { breakerAllows, breakerMachine } from '../../../src/actors/breaker-machine.js';
+import { breakerAllows, breakerMachine, successIsNoop } from '../../../src/actors/breaker-machine.js';
 
 function start(input = {}) {
   const clock = new SimulatedClock();
@@ -55,5 +56,47 @@ describe('circuit breaker', () => {
     const { actor } = start({ failureThreshold: 3, errorRateThreshold: 0.5, window: 10 });
     for (let i = 0; i < 30; i++) actor.send({ type: i % 5 === 0 ? 'failure' : 'success' });
     expect(actor.getSnapshot().value).toBe('closed');
+  });
+
+  it('says a success changes nothing only when sending it would leave state and context as they are', () => {
+    const step = fc.oneof(
+      fc.constant('success' as const),
+      fc.constant('failure' as const),
+      fc.constant('probe' as const),
+      fc.constant('tick' as const),
+    );
+    fc.assert(
+      fc.property(fc.array(step, { maxLength: 60 }), fc.integer({ min: 2, max: 6 }), (steps, window) => {
+        const { actor, clock } = start({ window, failureThreshold: 3, openMs: 100 });
+        for (const s of steps) {
+          if (s === 'tick') clock.increment(100);
+          else actor.send({ type: s });
+          const before = actor.getSnapshot();
+          if (!successIsNoop(before)) continue;
+          const { value, context } = before;
+          actor.send({ type: 'success' });
+          expect(actor.getSnapshot().value).toEqual(value);
+          expect(actor.getSnapshot().context).toEqual(context);
+        }
+        actor.stop();
+      }),
+      { numRuns: 300, seed: 13 },
+    );
+  });
+
+  it('lets a healthy worker skip its successes once its window is full, and not after a failure', () => {
+    const { actor } = start({ window: 4 });
+    const noop = () => successIsNoop(actor.getSnapshot());
+    for (let i = 0; i < 4; i++) {
+      expect(noop()).toBe(false);
+      actor.send({ type: 'success' });
+    }
+    expect(noop()).toBe(true);
+    actor.send({ type: 'failure' });
+    expect(noop()).toBe(false);
+    for (let i = 0; i < 3; i++) actor.send({ type: 'success' });
+    expect(noop()).toBe(false); // the failure is still in the window
+    actor.send({ type: 'success' });
+    expect(noop()).toBe(true);
   });
 });

@@ -114,6 +114,14 @@ describe('error replies', () => {
   });
 
   it('echo the trace on success replies too', () => {
-    expect(replyHeaders(Encoding.Json, 'abc\ndef').get(Header.Trace)).toBe('abc def');
+    expect(replyHeaders(Encoding.Json, 'abc\ndef')?.get(Header.Trace)).toBe('abc def');
+    expect(replyHeaders(Encoding.Msgpack, 'abc')?.get(Header.Trace)).toBe('abc');
+  });
+
+  it('leave a msgpack reply without a trace with no header block at all', () => {
+    expect(replyHeaders(Encoding.Msgpack)).toBeUndefined();
+    // A trace that sanitises to nothing says nothing either.
+    expect(replyHeaders(Encoding.Msgpack, '\n\u0000')).toBeUndefined();
+    expect(replyHeaders(Encoding.Json)?.get(Header.ContentType)).toBe('application/json');
   });
 });
