@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
+import { isDspexError } from '../errors.js';
 import { resolveConfig, type RuntimeConfig } from '../runtime/config.js';
 import { createRuntime, type Runtime } from '../runtime/runtime.js';
 import { ExitCode, parseFlags, type Command } from './command.js';
@@ -130,10 +131,13 @@ export const nodeCommand: Command<NodeCommandOptions> = {
     try {
       rt = await createRuntime({ ...config, logger, lastResort: true });
       if (signalled === undefined) {
+        // waitForWorkers ends at once when the node fails; the race makes it explicit.
         const ready = await Promise.race([
           waitForPools(rt, config).then(() => true),
           stopRequested.then(() => false),
+          rt.failed,
         ]);
+        if (ready instanceof Error) throw ready;
         if (ready) io.stdout(`dspex node ${rt.nodeId} ready on ${rt.servers.join(',')}`);
       }
       const failure = await Promise.race([stopRequested.then(() => undefined), rt.failed]);
@@ -144,7 +148,10 @@ export const nodeCommand: Command<NodeCommandOptions> = {
       }
       return ExitCode.Ok;
     } catch (error) {
-      logger.error({ err: error }, 'node failed');
+      // A first-run error (no NATS, a refused login, no JetStream, no worker) names its fix in its
+      // one line; only an unexpected failure gets the stack in the log too.
+      if (!isDspexError(error) || error.details?.fix === undefined)
+        logger.error({ err: error }, 'node failed');
       io.stderr(`dspex node: ${error instanceof Error ? error.message : String(error)}`);
       await rt?.stop().catch(() => undefined);
       return ExitCode.Failed;

@@ -43,13 +43,10 @@ import { installLastResort } from './last-resort.js';
 import { buildStatus } from './status.js';
 import { NatsToolRegistry, type ToolRegistry } from '../modules/tool-registry.js';
 import { VERSION } from '../version.js';
-import {
-  defaultWorkerCommand,
-  DirectLauncher,
-  ZygoteLauncher,
-  type WorkerLauncher,
-} from '../workers/launcher.js';
+import { DirectLauncher, ZygoteLauncher, type WorkerLauncher } from '../workers/launcher.js';
 import { workerProcessLogic } from '../workers/process.js';
+import { resolveWorkerCommand, WORKER_CRASH_FIX } from '../workers/preflight.js';
+import { explainConnectError, requireJetStream } from '../nats/first-run.js';
 import {
   DEFAULT_INBOX_PREFIX,
   natsConnectionOptions,
@@ -153,6 +150,9 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
   });
   const metrics = createMetrics(registry);
   const secrets = loadWorkerSecrets(config.worker.secret, config.worker.secretFile);
+  // A missing Python worker is one error now rather than a crash loop of every pool.
+  const hostsWorkers = Object.values(config.pools).some((p) => p.size > 0 || (p.maxSize ?? 0) > 0);
+  const workerCommand = hostsWorkers ? resolveWorkerCommand(config.worker.command) : [];
   let server: NatsServer | undefined;
   if (config.nats === undefined) {
     server = await startNatsServer();
@@ -160,10 +160,26 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
   }
   const { servers: given, ...auth } = config.nats ?? { servers: [] };
   const servers = server !== undefined ? [server.url] : [given].flat();
-  const nc = await connect({
-    ...natsConnectionOptions(servers, auth, NatsRole.Node, `dspex-node-${nodeId}`),
-    maxReconnectAttempts: -1,
-  });
+  let nc: NatsConnection;
+  try {
+    nc = await connect({
+      ...natsConnectionOptions(servers, auth, NatsRole.Node, `dspex-node-${nodeId}`),
+      maxReconnectAttempts: -1,
+    });
+  } catch (error) {
+    await server?.stop();
+    throw explainConnectError(error, servers, auth, 'node');
+  }
+  const needJetStream = (['variables', 'sessions', 'pipelines'] as const).filter((f) => config[f].enabled);
+  if (needJetStream.length > 0) {
+    try {
+      await requireJetStream(nc, servers, needJetStream);
+    } catch (error) {
+      await nc.close();
+      await server?.stop();
+      throw error;
+    }
+  }
   const identity = new WorkerIdentity({ secrets, logger, rejected: metrics.workerIdentityRejected });
   if (!identity.enforced && nc.info?.auth_required === true) {
     logger.warn(
@@ -171,7 +187,18 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
         'credentials can forge heartbeats and replies (open mode, docs/security.md)',
     );
   }
-  const node = new RuntimeNode(config, nodeId, servers, auth, nc, server, logger, metrics, identity, mock);
+  const node = new RuntimeNode(
+    { ...config, worker: { ...config.worker, command: workerCommand } },
+    nodeId,
+    servers,
+    auth,
+    nc,
+    server,
+    logger,
+    metrics,
+    identity,
+    mock,
+  );
   if (lastResort === true) node.onStopped(installLastResort({ logger, metrics }));
   try {
     await node.start();
@@ -209,6 +236,10 @@ class RuntimeNode implements Runtime {
   private readonly stopHooks: Array<() => void> = [];
   private fail: ((error: DspexError) => void) | undefined;
   readonly failed = new Promise<DspexError>((resolve) => (this.fail = resolve));
+  /** Set with {@link failed}: waiting for workers ends at once. */
+  private failure: DspexError | undefined;
+  /** The last crash of a local worker, named in the node's failure. */
+  private lastCrash: { pool: string; worker: string; reason: string } | undefined;
 
   constructor(
     private readonly config: ResolvedRuntimeConfig,
@@ -303,7 +334,7 @@ class RuntimeNode implements Runtime {
   }
 
   async start(): Promise<void> {
-    const command = this.config.worker.command ?? defaultWorkerCommand();
+    const command = this.config.worker.command ?? [];
     const worker = this.config.worker;
     const connection = resolveWorkerConnection(
       this.servers,
@@ -359,13 +390,19 @@ class RuntimeNode implements Runtime {
       complete: () => {
         const output = this.root?.getSnapshot().output;
         if (output?.status !== 'crashed' || this.stopping !== undefined) return;
+        const crash = this.lastCrash;
         const error = new DspexError(
           ErrorCode.Unavailable,
-          `node ${this.nodeId}: its pools kept crashing (${output.reason})`,
+          `node ${this.nodeId}: its pools kept crashing (${output.reason})` +
+            (crash === undefined
+              ? ''
+              : `; last worker failure, pool ${crash.pool}: ${crash.reason}. Fix: ${WORKER_CRASH_FIX}`),
           {
-            details: { lastFailure: output.lastFailure },
+            retryable: false,
+            details: { lastFailure: output.lastFailure, lastWorkerFailure: crash, fix: WORKER_CRASH_FIX },
           },
         );
+        this.failure = error;
         this.logger.fatal({ err: error }, 'pools supervisor gave up');
         this.metrics.supervisorEvents.inc({ supervisor: 'pools', event: 'node.failed' });
         this.fail?.(error);
@@ -419,6 +456,9 @@ class RuntimeNode implements Runtime {
         });
         if (params.state === 'crashed' || params.state === 'stopped') {
           this.metrics.workerExits.inc({ pool: context.pool, outcome: params.state });
+        }
+        if (params.state === 'crashed' && context.managed) {
+          this.lastCrash = { pool: context.pool, worker: context.id, reason: context.reason ?? 'crashed' };
         }
         if (params.state !== 'ready' && params.state !== 'busy') {
           this.logger.info(
@@ -676,6 +716,7 @@ class RuntimeNode implements Runtime {
         .poolWorkers(pool)
         .filter((w) => w.state === 'ready' || w.state === 'busy').length;
       if (ready >= want) return;
+      if (this.failure !== undefined) throw this.failure;
       if (Date.now() > deadline) {
         throw new DspexError(
           ErrorCode.Unavailable,
