@@ -162,12 +162,12 @@ export const nodeCommand: Command<NodeCommandOptions> = {
   },
 };
 
-/** Resolves once every pool with local workers has all of them ready. */
+/** Resolves once every pool with local workers has all of them ready (other hosts' do not count). */
 async function waitForPools(rt: Runtime, config: RuntimeConfig): Promise<void> {
   const pools = Object.entries(resolveConfig(config).pools);
   await Promise.all(
     pools
       .filter(([, pool]) => pool.size > 0)
-      .map(([name, pool]) => rt.waitForWorkers(name, pool.size, pool.startTimeoutMs)),
+      .map(([name, pool]) => rt.waitForWorkers(name, pool.size, pool.startTimeoutMs, { local: true })),
   );
 }

@@ -34,6 +34,7 @@ import {
 } from './config.js';
 import { Orchestrator, type PoolView } from '../orchestrator/orchestrator.js';
 import { Dispatcher } from '../pools/dispatcher.js';
+import { JoinGate } from '../pools/join-gate.js';
 import { startNatsServer, type NatsServer } from '../nats/nats-server.js';
 import { NodeRegistry } from './node-registry.js';
 import { preparePredict } from '../modules/prepare-predict.js';
@@ -91,6 +92,12 @@ export interface CallOptions {
   trace?: string;
 }
 
+/** Options of {@link Runtime.waitForWorkers}. */
+export interface WaitOptions {
+  /** Count only this node's own workers (not other hosts' in the same pool). @default false */
+  local?: boolean;
+}
+
 /** A running dspex node embedded in this process. */
 export interface Runtime extends AsyncDisposable {
   readonly nodeId: string;
@@ -117,8 +124,12 @@ export interface Runtime extends AsyncDisposable {
   predict(request: PredictRequest, options?: CallOptions): Promise<PredictReply>;
   /** Nodes, pools and workers as this node sees them. */
   status(): StatusReply;
-  /** Resolves once `count` workers of `pool` are ready (or rejects after `timeoutMs`). */
-  waitForWorkers(pool?: string, count?: number, timeoutMs?: number): Promise<void>;
+  /**
+   * Resolves once `count` workers of `pool` are ready: any the node routes to, or with `local` only
+   * the ones it started itself. Rejects after `timeoutMs`, or at once with {@link failed}'s error
+   * when the node fails.
+   */
+  waitForWorkers(pool?: string, count?: number, timeoutMs?: number, options?: WaitOptions): Promise<void>;
   /**
    * Settles if the node fails for good: its pools supervisor exceeded its own restart intensity
    * (pools kept crashing), so it serves no local workers. Never settles otherwise. A process
@@ -212,6 +223,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
 class RuntimeNode implements Runtime {
   private readonly subjects: Subjects;
   private readonly dispatcher: Dispatcher;
+  private readonly joining: JoinGate;
   private readonly launchers = new Map<string, WorkerLauncher>();
   private readonly pools = new Map<string, ResolvedPoolOptions>();
   /** Sessions whose affinity this node already looked up. */
@@ -278,6 +290,13 @@ class RuntimeNode implements Runtime {
         this.poolRef(pool)?.send({ type: 'recycle', id: worker, reason: 'call budget' });
       },
     });
+    this.joining = new JoinGate({
+      graceMs: 3 * Math.max(config.heartbeatMs, ...Object.values(config.pools).map((p) => p.heartbeatMs)),
+      servable: (pool) =>
+        this.dispatcher
+          .poolWorkers(pool)
+          .some((w) => w.state === 'ready' || w.state === 'busy' || w.state === 'starting'),
+    });
     this.router = new LlmRouter({
       nodeId,
       options: config.llm,
@@ -287,12 +306,14 @@ class RuntimeNode implements Runtime {
       lmOfPool: (pool) => this.pools.get(pool)?.lm ?? config.worker.lm ?? 'dummy',
       python: new PythonBridge({
         prepare: preparePredict,
-        dispatch: (pool, request, ctx) =>
-          this.dispatcher.call(pool, request, {
+        dispatch: async (pool, request, ctx) => {
+          await this.joining.wait(pool, ctx.deadline);
+          return this.dispatcher.call(pool, request, {
             deadline: ctx.deadline,
             trace: ctx.trace,
             session: ctx.session,
-          }),
+          });
+        },
       }),
     });
     this.tools = new NatsToolRegistry({
@@ -454,6 +475,7 @@ class RuntimeNode implements Runtime {
           heartbeat: context.heartbeat,
           reason: context.reason,
         });
+        this.joining.changed(context.pool);
         if (params.state === 'crashed' || params.state === 'stopped') {
           this.metrics.workerExits.inc({ pool: context.pool, outcome: params.state });
         }
@@ -601,6 +623,8 @@ class RuntimeNode implements Runtime {
   ): Promise<PredictReply> {
     if (this.stopping !== undefined) throw new DspexError(ErrorCode.Unavailable, 'node is shutting down');
     const pool = body.pool ?? 'general';
+    // A pool this node has not heard of yet may be announced by the next heartbeat.
+    if (!this.pools.has(pool)) await this.joining.wait(pool, deadline);
     if (!this.pools.has(pool)) {
       throw new DspexError(ErrorCode.NotFound, `pool "${pool}" is unknown on this node`, {
         details: { field: 'pool' },
@@ -708,13 +732,20 @@ class RuntimeNode implements Runtime {
     });
   }
 
-  async waitForWorkers(pool = 'general', count?: number, timeoutMs = 120_000): Promise<void> {
+  async waitForWorkers(
+    pool = 'general',
+    count?: number,
+    timeoutMs = 120_000,
+    options: WaitOptions = {},
+  ): Promise<void> {
     const want = count ?? this.pools.get(pool)?.size ?? 1;
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const ready = this.dispatcher
         .poolWorkers(pool)
-        .filter((w) => w.state === 'ready' || w.state === 'busy').length;
+        .filter(
+          (w) => (w.state === 'ready' || w.state === 'busy') && (options.local !== true || w.managed),
+        ).length;
       if (ready >= want) return;
       if (this.failure !== undefined) throw this.failure;
       if (Date.now() > deadline) {
@@ -742,6 +773,7 @@ class RuntimeNode implements Runtime {
     await this.service?.stop().catch(() => undefined);
     // Runs in progress here go back to the work queue (resumed elsewhere from their checkpoints).
     await this.pipes?.stop().catch(() => undefined);
+    this.joining.close();
     this.dispatcher.close();
     if (this.inflight > 0) {
       let timer: NodeJS.Timeout | undefined;
