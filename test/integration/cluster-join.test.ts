@@ -79,7 +79,11 @@ describe('joining a cluster', () => {
   it('dspex node prints ready only once its own worker is ready, not another host’s', async () => {
     await using nc = await client(srv.url);
     const announced: string[] = [];
-    nc.subscribe('dspex.hb.worker.general-third-0', { callback: () => announced.push('hb') });
+    nc.subscribe('dspex.hb.worker.general-third-0', {
+      callback: () => {
+        announced.push('hb');
+      },
+    });
     await nc.flush();
     const node = spawn(
       process.execPath,
