@@ -48,6 +48,7 @@ import { DirectLauncher, ZygoteLauncher, type WorkerLauncher } from '../workers/
 import { workerProcessLogic } from '../workers/process.js';
 import { resolveWorkerCommand, WORKER_CRASH_FIX } from '../workers/preflight.js';
 import { explainConnectError, requireJetStream } from '../nats/first-run.js';
+import { resolveReplicas } from '../nats/replicas.js';
 import {
   DEFAULT_INBOX_PREFIX,
   natsConnectionOptions,
@@ -191,6 +192,13 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
       throw error;
     }
   }
+  // Sections that name no replicas get the cluster's (their schemas' default of 1 is not a choice).
+  const replicas = resolveReplicas(config.replicas, nc.info);
+  for (const section of ['variables', 'sessions', 'pipelines'] as const) {
+    const given = (rest[section] as { replicas?: unknown } | undefined)?.replicas;
+    if (given === undefined) config[section].replicas = replicas;
+  }
+  logger.debug({ replicas, cluster: nc.info?.cluster }, 'JetStream replicas');
   const identity = new WorkerIdentity({ secrets, logger, rejected: metrics.workerIdentityRejected });
   if (!identity.enforced && nc.info?.auth_required === true) {
     logger.warn(
