@@ -92,6 +92,15 @@ describe('documentation programs', () => {
     }
   });
 
+  it('has shell blocks that bash parses (bash -n)', async () => {
+    for (const s of docSnippets(ROOT, ['sh', 'bash', 'shell'])) {
+      const file = join(DIR, fileOf(s).replace(/\.ts$/, '.sh'));
+      await writeFile(file, s.code);
+      const { code, out } = await run('bash', ['-n', file], 30_000);
+      expect(code, `${s.where}: ${out}`).toBe(0);
+    }
+  });
+
   for (const s of programs.filter((p) => !needsHostedModel(p))) {
     it(`runs ${s.where} to completion with DummyLM workers`, async () => {
       const { code, out } = await run(
