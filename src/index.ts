@@ -3,7 +3,7 @@
  * This module names every public export.
  */
 export { createRuntime } from './runtime/runtime.js';
-export type { Runtime, RuntimeOptions, CallOptions } from './runtime/runtime.js';
+export type { Runtime, RuntimeOptions, CallOptions, WaitOptions } from './runtime/runtime.js';
 export type { PoolOptions, RuntimeConfig } from './runtime/config.js';
 export { createClient } from './runtime/client.js';
 export type { Client, ClientOptions, ClientCallOptions } from './runtime/client.js';

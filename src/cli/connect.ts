@@ -1,6 +1,6 @@
 import { connect } from '@nats-io/transport-node';
 import { createClient, type Client } from '../runtime/client.js';
-import { DspexError, ErrorCode } from '../errors.js';
+import { explainConnectError } from '../nats/first-run.js';
 import {
   natsAuthFromEnv,
   natsConnectionOptions,
@@ -116,11 +116,7 @@ export async function connectClient(
       reconnect: false,
     });
   } catch (error) {
-    throw new DspexError(
-      ErrorCode.Unavailable,
-      `cannot connect to NATS at ${servers}: ${error instanceof Error ? error.message : String(error)}`,
-      { cause: error },
-    );
+    throw explainConnectError(error, target.servers, target, 'client');
   }
   const client = await createClient({ nc, prefix, timeoutMs });
   return {

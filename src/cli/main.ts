@@ -1,4 +1,4 @@
-import { isDspexError } from '../errors.js';
+import { ErrorCode, isDspexError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { ExitCode, type CliIo, type Command } from './command.js';
 import { nodeCommand } from './node-command.js';
@@ -33,9 +33,11 @@ DSPEX_PREFIX, DSPEX_LOG_LEVEL, DSPEX_WORKER_BIN (see docs/configuration.md and d
 
 /** The real process as a {@link CliIo}. */
 export function processIo(): CliIo {
+  const stdout = closableStream(process.stdout);
+  const stderr = closableStream(process.stderr);
   return {
-    stdout: (line) => process.stdout.write(line + '\n'),
-    stderr: (line) => process.stderr.write(line + '\n'),
+    stdout,
+    stderr,
     env: process.env,
     onSignal(listener) {
       process.on('SIGTERM', listener);
@@ -45,6 +47,21 @@ export function processIo(): CliIo {
         process.off('SIGINT', listener);
       };
     },
+  };
+}
+
+/**
+ * Writes lines to `stream` until its reader goes away (`dspex status | head`: EPIPE), then drops
+ * them: the command still finishes and exits with its own code, without a stack trace.
+ */
+function closableStream(stream: NodeJS.WriteStream): (line: string) => void {
+  let closed = false;
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    closed = true;
+  });
+  return (line) => {
+    if (!closed) stream.write(line + '\n');
   };
 }
 
@@ -68,20 +85,38 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<Exi
     io.stdout(command.help);
     return ExitCode.Ok;
   }
+  // With --json, whatever goes wrong is JSON on stdout too: the wire's `{error: {code, message, …}}`.
+  const json = rest.includes('--json');
   let options: unknown;
   try {
     options = await command.parse(rest, io.env);
   } catch (error) {
-    io.stderr(`dspex ${command.name}: ${describe(error)}`);
-    io.stderr(`Run "dspex ${command.name} --help" for its options.`);
+    if (json) io.stdout(errorJson(error));
+    else {
+      io.stderr(`dspex ${command.name}: ${describe(error)}`);
+      io.stderr(`Run "dspex ${command.name} --help" for its options.`);
+    }
     return ExitCode.Usage;
   }
   try {
     return await command.run(options, io);
   } catch (error) {
-    io.stderr(`dspex ${command.name}: ${describe(error)}`);
+    if (json) io.stdout(errorJson(error));
+    else io.stderr(`dspex ${command.name}: ${describe(error)}`);
     return ExitCode.Failed;
   }
+}
+
+/** An error as the wire's error body, for --json output. */
+export function errorJson(error: unknown): string {
+  const wire = isDspexError(error)
+    ? error.toWire()
+    : {
+        code: ErrorCode.Internal,
+        message: error instanceof Error ? error.message : String(error),
+        retryable: false,
+      };
+  return JSON.stringify({ error: wire }, null, 2);
 }
 
 function describe(error: unknown): string {

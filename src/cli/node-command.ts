@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
+import { isDspexError } from '../errors.js';
 import { resolveConfig, type RuntimeConfig } from '../runtime/config.js';
 import { createRuntime, type Runtime } from '../runtime/runtime.js';
 import { ExitCode, parseFlags, type Command } from './command.js';
@@ -137,10 +138,13 @@ export const nodeCommand: Command<NodeCommandOptions> = {
     try {
       rt = await createRuntime({ ...config, logger, lastResort: true });
       if (signalled === undefined) {
+        // waitForWorkers ends at once when the node fails; the race makes it explicit.
         const ready = await Promise.race([
           waitForPools(rt, config).then(() => true),
           stopRequested.then(() => false),
+          rt.failed,
         ]);
+        if (ready instanceof Error) throw ready;
         if (ready) io.stdout(`dspex node ${rt.nodeId} ready on ${rt.servers.join(',')}`);
       }
       const failure = await Promise.race([stopRequested.then(() => undefined), rt.failed]);
@@ -151,7 +155,10 @@ export const nodeCommand: Command<NodeCommandOptions> = {
       }
       return ExitCode.Ok;
     } catch (error) {
-      logger.error({ err: error }, 'node failed');
+      // A first-run error (no NATS, a refused login, no JetStream, no worker) names its fix in its
+      // one line; only an unexpected failure gets the stack in the log too.
+      if (!isDspexError(error) || error.details?.fix === undefined)
+        logger.error({ err: error }, 'node failed');
       io.stderr(`dspex node: ${error instanceof Error ? error.message : String(error)}`);
       await rt?.stop().catch(() => undefined);
       return ExitCode.Failed;
@@ -162,12 +169,12 @@ export const nodeCommand: Command<NodeCommandOptions> = {
   },
 };
 
-/** Resolves once every pool with local workers has all of them ready. */
+/** Resolves once every pool with local workers has all of them ready (other hosts' do not count). */
 async function waitForPools(rt: Runtime, config: RuntimeConfig): Promise<void> {
   const pools = Object.entries(resolveConfig(config).pools);
   await Promise.all(
     pools
       .filter(([, pool]) => pool.size > 0)
-      .map(([name, pool]) => rt.waitForWorkers(name, pool.size, pool.startTimeoutMs)),
+      .map(([name, pool]) => rt.waitForWorkers(name, pool.size, pool.startTimeoutMs, { local: true })),
   );
 }

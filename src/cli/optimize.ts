@@ -206,21 +206,44 @@ function cliOptimizer(nc: NatsConnection, prefix: string): Optimizer {
   });
 }
 
+/**
+ * How long `watch` waits for a run's first progress event before saying it does not run: a running
+ * run publishes one every 250 ms, so eight missed ones mean there is none.
+ */
+export const WATCH_FIRST_EVENT_MS = 2000;
+
 async function watch(optimizer: Optimizer, runId: string, timeoutMs: number, io: CliIo): Promise<ExitCode> {
   const bar = new ProgressPrinter(io);
   let finish!: (e: OptimizeEvent) => void;
+  let seen = false;
   const ended = new Promise<OptimizeEvent>((resolve) => (finish = resolve));
   const stop = optimizer.watch(runId, (e) => {
+    seen = true;
     bar.update(e);
     if (e.status !== RunStatus.Running) finish(e);
   });
   const stopSignal = io.onSignal(() => finish({ status: RunStatus.Failed } as OptimizeEvent));
   let timer: NodeJS.Timeout | undefined;
+  let probe: NodeJS.Timeout | undefined;
   try {
     const last = await Promise.race([
       ended,
       new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), timeoutMs))),
+      new Promise<null>((resolve) => {
+        probe = setTimeout(
+          () => (seen ? undefined : resolve(null)),
+          Math.min(WATCH_FIRST_EVENT_MS, timeoutMs),
+        );
+      }),
     ]);
+    if (last === null) {
+      throw new DspexError(
+        ErrorCode.NotFound,
+        `run ${runId} does not exist or is not running (no progress event within ` +
+          `${Math.min(WATCH_FIRST_EVENT_MS, timeoutMs)} ms; runs that ended are not kept)`,
+        { details: { field: 'run_id' } },
+      );
+    }
     if (last === undefined) {
       io.stderr(`no end of run ${runId} within ${timeoutMs} ms`);
       return ExitCode.Failed;
@@ -229,6 +252,7 @@ async function watch(optimizer: Optimizer, runId: string, timeoutMs: number, io:
     return last.status === RunStatus.Completed ? ExitCode.Ok : ExitCode.Failed;
   } finally {
     clearTimeout(timer);
+    clearTimeout(probe);
     stop();
     stopSignal();
   }

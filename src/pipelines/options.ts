@@ -44,7 +44,7 @@ export const PipelinesOptionsSchema = z.strictObject({
   maxItems: z.number().int().min(1).max(100_000).default(1000),
   /** `file` survives a server restart; `memory` does not. @default 'file' */
   storage: z.enum(['file', 'memory']).default('file'),
-  /** Replicas of the stream and bucket (3 or 5 need a JetStream cluster). @default 1 */
+  /** Replicas of the stream and bucket (3 or 5 need a JetStream cluster). @default the runtime's `replicas` (3 in a cluster, else 1) */
   replicas: z.union([z.literal(1), z.literal(3), z.literal(5)]).default(1),
 });
 export type PipelinesOptions = z.input<typeof PipelinesOptionsSchema>;

@@ -189,6 +189,12 @@ export const RuntimeOptionsSchema = z
     heartbeatMs: z.number().int().min(50).default(1000),
     /** The LLM layer: direct HTTP model, result cache, adapter selection (docs/llm.md). */
     llm: LlmOptionsSchema.default(LlmOptionsSchema.parse({})),
+    /**
+     * Replicas of the buckets and streams (variables, sessions, pipelines, the optimizer's ledger)
+     * whose section sets none: `auto` is 3 when the NATS server is in a cluster of three or more and 1
+     * on a single server. @default 'auto'
+     */
+    replicas: z.union([z.literal('auto'), z.literal(1), z.literal(3), z.literal(5)]).default('auto'),
     /** Variable coordination: KV buckets, history depth, replicas, storage, lease TTL (docs/variables.md). */
     variables: VariablesOptionsSchema.prefault({}),
     /** Pipelines: work-queue stream, runs bucket, stage defaults, runner slots (docs/pipelines.md). */

@@ -36,6 +36,7 @@ import {
 import { Orchestrator, type PoolView } from '../orchestrator/orchestrator.js';
 import { Dispatcher } from '../pools/dispatcher.js';
 import { natsWorkerSend } from '../pools/worker-call.js';
+import { JoinGate } from '../pools/join-gate.js';
 import { startNatsServer, type NatsServer } from '../nats/nats-server.js';
 import { NodeRegistry } from './node-registry.js';
 import { preparePredict } from '../modules/prepare-predict.js';
@@ -45,13 +46,11 @@ import { installLastResort } from './last-resort.js';
 import { buildStatus } from './status.js';
 import { NatsToolRegistry, type ToolRegistry } from '../modules/tool-registry.js';
 import { VERSION } from '../version.js';
-import {
-  defaultWorkerCommand,
-  DirectLauncher,
-  ZygoteLauncher,
-  type WorkerLauncher,
-} from '../workers/launcher.js';
+import { DirectLauncher, ZygoteLauncher, type WorkerLauncher } from '../workers/launcher.js';
 import { workerProcessLogic } from '../workers/process.js';
+import { resolveWorkerCommand, WORKER_CRASH_FIX } from '../workers/preflight.js';
+import { explainConnectError, requireJetStream } from '../nats/first-run.js';
+import { resolveReplicas } from '../nats/replicas.js';
 import {
   DEFAULT_INBOX_PREFIX,
   natsConnectionOptions,
@@ -96,6 +95,12 @@ export interface CallOptions {
   trace?: string;
 }
 
+/** Options of {@link Runtime.waitForWorkers}. */
+export interface WaitOptions {
+  /** Count only this node's own workers (not other hosts' in the same pool). @default false */
+  local?: boolean;
+}
+
 /** A running dspex node embedded in this process. */
 export interface Runtime extends AsyncDisposable {
   readonly nodeId: string;
@@ -124,8 +129,12 @@ export interface Runtime extends AsyncDisposable {
   readonly metricsUrl: string | undefined;
   /** Nodes, pools and workers as this node sees them. */
   status(): StatusReply;
-  /** Resolves once `count` workers of `pool` are ready (or rejects after `timeoutMs`). */
-  waitForWorkers(pool?: string, count?: number, timeoutMs?: number): Promise<void>;
+  /**
+   * Resolves once `count` workers of `pool` are ready: any the node routes to, or with `local` only
+   * the ones it started itself. Rejects after `timeoutMs`, or at once with {@link failed}'s error
+   * when the node fails.
+   */
+  waitForWorkers(pool?: string, count?: number, timeoutMs?: number, options?: WaitOptions): Promise<void>;
   /**
    * Settles if the node fails for good: its pools supervisor exceeded its own restart intensity
    * (pools kept crashing), so it serves no local workers. Never settles otherwise. A process
@@ -157,6 +166,9 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
   });
   const metrics = createMetrics(registry);
   const secrets = loadWorkerSecrets(config.worker.secret, config.worker.secretFile);
+  // A missing Python worker is one error now rather than a crash loop of every pool.
+  const hostsWorkers = Object.values(config.pools).some((p) => p.size > 0 || (p.maxSize ?? 0) > 0);
+  const workerCommand = hostsWorkers ? resolveWorkerCommand(config.worker.command) : [];
   let server: NatsServer | undefined;
   if (config.nats === undefined) {
     server = await startNatsServer();
@@ -164,10 +176,33 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
   }
   const { servers: given, ...auth } = config.nats ?? { servers: [] };
   const servers = server !== undefined ? [server.url] : [given].flat();
-  const nc = await connect({
-    ...natsConnectionOptions(servers, auth, NatsRole.Node, `dspex-node-${nodeId}`),
-    maxReconnectAttempts: -1,
-  });
+  let nc: NatsConnection;
+  try {
+    nc = await connect({
+      ...natsConnectionOptions(servers, auth, NatsRole.Node, `dspex-node-${nodeId}`),
+      maxReconnectAttempts: -1,
+    });
+  } catch (error) {
+    await server?.stop();
+    throw explainConnectError(error, servers, auth, 'node');
+  }
+  const needJetStream = (['variables', 'sessions', 'pipelines'] as const).filter((f) => config[f].enabled);
+  if (needJetStream.length > 0) {
+    try {
+      await requireJetStream(nc, servers, needJetStream);
+    } catch (error) {
+      await nc.close();
+      await server?.stop();
+      throw error;
+    }
+  }
+  // Sections that name no replicas get the cluster's (their schemas' default of 1 is not a choice).
+  const replicas = resolveReplicas(config.replicas, nc.info);
+  for (const section of ['variables', 'sessions', 'pipelines'] as const) {
+    const given = (rest[section] as { replicas?: unknown } | undefined)?.replicas;
+    if (given === undefined) config[section].replicas = replicas;
+  }
+  logger.debug({ replicas, cluster: nc.info?.cluster }, 'JetStream replicas');
   const identity = new WorkerIdentity({ secrets, logger, rejected: metrics.workerIdentityRejected });
   if (!identity.enforced && nc.info?.auth_required === true) {
     logger.warn(
@@ -175,7 +210,18 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
         'credentials can forge heartbeats and replies (open mode, docs/security.md)',
     );
   }
-  const node = new RuntimeNode(config, nodeId, servers, auth, nc, server, logger, metrics, identity, mock);
+  const node = new RuntimeNode(
+    { ...config, worker: { ...config.worker, command: workerCommand } },
+    nodeId,
+    servers,
+    auth,
+    nc,
+    server,
+    logger,
+    metrics,
+    identity,
+    mock,
+  );
   if (lastResort === true) node.onStopped(installLastResort({ logger, metrics }));
   try {
     await node.start();
@@ -189,6 +235,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
 class RuntimeNode implements Runtime {
   private readonly subjects: Subjects;
   private readonly dispatcher: Dispatcher;
+  private readonly joining: JoinGate;
   private readonly launchers = new Map<string, WorkerLauncher>();
   private readonly pools = new Map<string, ResolvedPoolOptions>();
   /** Sessions whose affinity this node already looked up. */
@@ -214,6 +261,10 @@ class RuntimeNode implements Runtime {
   private readonly stopHooks: Array<() => void> = [];
   private fail: ((error: DspexError) => void) | undefined;
   readonly failed = new Promise<DspexError>((resolve) => (this.fail = resolve));
+  /** Set with {@link failed}: waiting for workers ends at once. */
+  private failure: DspexError | undefined;
+  /** The last crash of a local worker, named in the node's failure. */
+  private lastCrash: { pool: string; worker: string; reason: string } | undefined;
 
   constructor(
     private readonly config: ResolvedRuntimeConfig,
@@ -263,6 +314,13 @@ class RuntimeNode implements Runtime {
       workers: () => [...this.pools.keys()].flatMap((p) => this.dispatcher.poolWorkers(p)),
       publishCalls: (batch) => nc.publish(this.subjects.event('call'), encode(batch, Encoding.Msgpack)),
     });
+    this.joining = new JoinGate({
+      graceMs: 3 * Math.max(config.heartbeatMs, ...Object.values(config.pools).map((p) => p.heartbeatMs)),
+      servable: (pool) =>
+        this.dispatcher
+          .poolWorkers(pool)
+          .some((w) => w.state === 'ready' || w.state === 'busy' || w.state === 'starting'),
+    });
     this.router = new LlmRouter({
       nodeId,
       options: config.llm,
@@ -272,12 +330,14 @@ class RuntimeNode implements Runtime {
       lmOfPool: (pool) => this.pools.get(pool)?.lm ?? config.worker.lm ?? 'dummy',
       python: new PythonBridge({
         prepare: preparePredict,
-        dispatch: (pool, request, ctx) =>
-          this.dispatcher.call(pool, request, {
+        dispatch: async (pool, request, ctx) => {
+          await this.joining.wait(pool, ctx.deadline);
+          return this.dispatcher.call(pool, request, {
             deadline: ctx.deadline,
             trace: ctx.trace,
             session: ctx.session,
-          }),
+          });
+        },
       }),
     });
     this.tools = new NatsToolRegistry({
@@ -319,7 +379,7 @@ class RuntimeNode implements Runtime {
   }
 
   async start(): Promise<void> {
-    const command = this.config.worker.command ?? defaultWorkerCommand();
+    const command = this.config.worker.command ?? [];
     const worker = this.config.worker;
     const connection = resolveWorkerConnection(
       this.servers,
@@ -376,13 +436,19 @@ class RuntimeNode implements Runtime {
       complete: () => {
         const output = this.root?.getSnapshot().output;
         if (output?.status !== 'crashed' || this.stopping !== undefined) return;
+        const crash = this.lastCrash;
         const error = new DspexError(
           ErrorCode.Unavailable,
-          `node ${this.nodeId}: its pools kept crashing (${output.reason})`,
+          `node ${this.nodeId}: its pools kept crashing (${output.reason})` +
+            (crash === undefined
+              ? ''
+              : `; last worker failure, pool ${crash.pool}: ${crash.reason}. Fix: ${WORKER_CRASH_FIX}`),
           {
-            details: { lastFailure: output.lastFailure },
+            retryable: false,
+            details: { lastFailure: output.lastFailure, lastWorkerFailure: crash, fix: WORKER_CRASH_FIX },
           },
         );
+        this.failure = error;
         this.logger.fatal({ err: error }, 'pools supervisor gave up');
         this.metrics.supervisorEvents.inc({ supervisor: 'pools', event: 'node.failed' });
         this.fail?.(error);
@@ -440,8 +506,12 @@ class RuntimeNode implements Runtime {
           heartbeat: context.heartbeat,
           reason: context.reason,
         });
+        this.joining.changed(context.pool);
         if (params.state === 'crashed' || params.state === 'stopped') {
           this.metrics.workerExits.inc({ pool: context.pool, outcome: params.state });
+        }
+        if (params.state === 'crashed' && context.managed) {
+          this.lastCrash = { pool: context.pool, worker: context.id, reason: context.reason ?? 'crashed' };
         }
         if (params.state !== 'ready' && params.state !== 'busy') {
           this.logger.info(
@@ -586,6 +656,8 @@ class RuntimeNode implements Runtime {
   ): Promise<PredictReply> {
     if (this.stopping !== undefined) throw new DspexError(ErrorCode.Unavailable, 'node is shutting down');
     const pool = body.pool ?? 'general';
+    // A pool this node has not heard of yet may be announced by the next heartbeat.
+    if (!this.pools.has(pool)) await this.joining.wait(pool, deadline);
     if (!this.pools.has(pool)) {
       throw new DspexError(ErrorCode.NotFound, `pool "${pool}" is unknown on this node`, {
         details: { field: 'pool' },
@@ -693,14 +765,22 @@ class RuntimeNode implements Runtime {
     });
   }
 
-  async waitForWorkers(pool = 'general', count?: number, timeoutMs = 120_000): Promise<void> {
+  async waitForWorkers(
+    pool = 'general',
+    count?: number,
+    timeoutMs = 120_000,
+    options: WaitOptions = {},
+  ): Promise<void> {
     const want = count ?? this.pools.get(pool)?.size ?? 1;
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const ready = this.dispatcher
         .poolWorkers(pool)
-        .filter((w) => w.state === 'ready' || w.state === 'busy').length;
+        .filter(
+          (w) => (w.state === 'ready' || w.state === 'busy') && (options.local !== true || w.managed),
+        ).length;
       if (ready >= want) return;
+      if (this.failure !== undefined) throw this.failure;
       if (Date.now() > deadline) {
         throw new DspexError(
           ErrorCode.Unavailable,
@@ -726,6 +806,7 @@ class RuntimeNode implements Runtime {
     await this.service?.stop().catch(() => undefined);
     // Runs in progress here go back to the work queue (resumed elsewhere from their checkpoints).
     await this.pipes?.stop().catch(() => undefined);
+    this.joining.close();
     this.dispatcher.close();
     if (this.inflight > 0) {
       let timer: NodeJS.Timeout | undefined;

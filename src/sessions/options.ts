@@ -35,7 +35,7 @@ export const SessionsOptionsSchema = z.strictObject({
   idleMs: z.number().int().min(100).default(30_000),
   /** `file` survives a server restart; `memory` does not. @default 'file' */
   storage: z.enum(['file', 'memory']).default('file'),
-  /** Replicas of the bucket (3 or 5 need a JetStream cluster). @default 1 */
+  /** Replicas of the bucket (3 or 5 need a JetStream cluster). @default the runtime's `replicas` (3 in a cluster, else 1) */
   replicas: z.union([z.literal(1), z.literal(3), z.literal(5)]).default(1),
 });
 export type SessionsOptions = z.input<typeof SessionsOptionsSchema>;

@@ -17,7 +17,7 @@ export const VariablesOptionsSchema = z.strictObject({
   observerBucket: bucketName.optional(),
   /** Revisions kept per variable (JetStream allows at most 64). @default 64 */
   history: z.number().int().min(1).max(64).default(64),
-  /** Replicas of the buckets: 1, 3 or 5 (3 or 5 need a JetStream cluster). @default 1 */
+  /** Replicas of the buckets: 1, 3 or 5 (3 or 5 need a JetStream cluster). @default the runtime's `replicas` (3 in a cluster, else 1) */
   replicas: z.union([z.literal(1), z.literal(3), z.literal(5)]).default(1),
   /** `file` survives a server restart; `memory` does not. @default 'file' */
   storage: z.enum(['file', 'memory']).default('file'),

@@ -7,7 +7,6 @@ import { DspexError, ErrorCode } from '../errors.js';
 import { pipePythonLog } from '../telemetry/python-logs.js';
 import type { NatsAuth } from '../nats/nats-connect.js';
 import { HANDOFF_FD, handoffJson } from './connection.js';
-import { locateWorker } from './location.js';
 
 /** How a pool's local worker processes are started. */
 export interface WorkerLaunchOptions {
@@ -92,14 +91,6 @@ export interface WorkerLauncher {
   onExit(listener: (info: WorkerExitInfo) => void): () => void;
   /** Stops every process of this launcher (SIGTERM, then SIGKILL after `graceMs`). */
   close(graceMs?: number): Promise<void>;
-}
-
-/**
- * The worker command: `DSPEX_WORKER_BIN`, else this package's `python/.venv`, else the venv of
- * `dspex worker install` in the user cache dir, else `dspex-worker` on PATH (see {@link locateWorker}).
- */
-export function defaultWorkerCommand(): string[] {
-  return locateWorker().command;
 }
 
 function workerArgs(o: WorkerLaunchOptions): string[] {

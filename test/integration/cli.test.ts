@@ -242,6 +242,6 @@ describe('dspex CLI errors', () => {
   it('exits 1 when NATS is unreachable', async () => {
     const result = await dspex(['status', '--nats', 'nats://127.0.0.1:1', '--timeout', '1000']);
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain('cannot connect to NATS at nats://127.0.0.1:1');
+    expect(result.stderr).toContain('cannot reach NATS at nats://127.0.0.1:1');
   });
 });

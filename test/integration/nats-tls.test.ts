@@ -147,6 +147,6 @@ authorization {
       io,
     );
     expect(code).toBe(1);
-    expect(err.join('\n')).toMatch(/cannot connect to NATS.*[Aa]uthorization/);
+    expect(err.join('\n')).toMatch(/NATS at .* refused the login \(nkeySeedFile\)/);
   });
 });
