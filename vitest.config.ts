@@ -18,6 +18,13 @@ export default defineConfig({
           hookTimeout: 120_000,
           // Integration tests start real nats-server and Python processes; on 2 cores run files one by one.
           fileParallelism: false,
+          // ...in one process that keeps its module cache between files: each file no longer pays for
+          // importing the runtime again, and test/harness/shared-node.ts can hand one node with its
+          // workers to every file that needs only the default pool. Files restore what they change
+          // (process.env) and stop what they start.
+          isolate: false,
+          // One nats-server for the shared node, provided to the files as `inject('sharedNatsUrl')`.
+          globalSetup: ['test/harness/global-setup.ts'],
         },
       },
     ],

@@ -138,9 +138,12 @@ async def test_a_zygote_child_given_a_key_signs_its_heartbeats_and_replies(zygot
     """The node hands a child its key in the spawn command; nothing else about the child changes."""
     key = derive_key(b"pytest-cluster-secret-0123456789", "signed-1")
     signed: list[tuple[str, bytes, str]] = []
+    two_beats = asyncio.Event()
 
     async def on_beat(msg: Any) -> None:
         signed.append((msg.subject, msg.data, (msg.headers or {}).get("Dspex-Sig", "")))
+        if len(signed) >= 2:
+            two_beats.set()
 
     sub = await nc.subscribe(f"{PREFIX}.hb.worker.signed-1", cb=on_beat)
     zygote.spawn("signed-1", pool="signed", key=key.hex())
@@ -153,11 +156,7 @@ async def test_a_zygote_child_given_a_key_signs_its_heartbeats_and_replies(zygot
     expected = hmac.new(key, f"dspex-reply\n{inbox}\nsigned-1\n\n".encode() + reply.data, hashlib.sha256).hexdigest()
     assert reply.headers["Dspex-Worker"] == "signed-1"
     assert reply.headers["Dspex-Sig"] == expected
-    for _ in range(200):  # heartbeats every 200 ms; wait for two on the event loop
-        if len(signed) >= 2:
-            break
-        await asyncio.sleep(0.05)
-    assert len(signed) >= 2
+    await asyncio.wait_for(two_beats.wait(), 10)  # heartbeats every 200 ms
     for hb_subject, data, sig in signed:
         mac = hmac.new(key, f"dspex-hb\n{hb_subject}\n".encode() + data, hashlib.sha256).hexdigest()
         assert sig == mac

@@ -173,15 +173,18 @@ def test_a_set_cancel_flag_stops_the_run_between_evaluations() -> None:
 
 async def test_compile_over_nats_reports_progress_and_replies_with_state(nc: Any, worker: str) -> None:
     events: list[dict[str, Any]] = []
+    finished = asyncio.Event()
 
     async def on_event(msg: Any) -> None:
-        events.append(msgpack.unpackb(msg.data))
+        event = msgpack.unpackb(msg.data)
+        events.append(event)
+        if event["status"] != "running":
+            finished.set()
 
     sub = await nc.subscribe(f"{PREFIX}.events.optimize.r-nats", cb=on_event)
     body = compile_body("BootstrapFewShot", {"max_bootstrapped_demos": 2, "max_labeled_demos": 0}, run_id="r-nats")
     headers, reply = await call(nc, POOL, body, timeout=60)
-    await nc.flush()
-    await asyncio.sleep(0.1)
+    await asyncio.wait_for(finished.wait(), 10)  # the last progress event, which may trail the reply
     await sub.unsubscribe()
     assert "Nats-Service-Error-Code" not in headers, reply
     assert reply["status"] == "completed" and reply["worker"] == worker and reply["run_id"] == "r-nats"
@@ -194,12 +197,15 @@ async def test_compile_over_nats_reports_progress_and_replies_with_state(nc: Any
 async def test_cancel_request_reaches_the_worker_running_the_run(nc: Any, worker: str) -> None:
     events: list[dict[str, Any]] = []
     started = asyncio.Event()
+    finished = asyncio.Event()
 
     async def on_event(msg: Any) -> None:
         event = msgpack.unpackb(msg.data)
         events.append(event)
         if event["done"] > 0:
             started.set()
+        if event["status"] != "running":
+            finished.set()
 
     sub = await nc.subscribe(f"{PREFIX}.events.optimize.r-cancel", cb=on_event)
     body = compile_body("BootstrapFewShotWithRandomSearch", {"num_candidate_programs": 50},
@@ -209,7 +215,7 @@ async def test_cancel_request_reaches_the_worker_running_the_run(nc: Any, worker
     _, ack = await call(nc, f"{PREFIX}.optimize.cancel.r-cancel", {}, timeout=5)
     assert ack == {"run_id": "r-cancel", "worker": worker, "cancelled": True}
     _, reply = await asyncio.wait_for(pending, 30)
-    await asyncio.sleep(0.1)
+    await asyncio.wait_for(finished.wait(), 10)
     await sub.unsubscribe()
     assert reply["status"] == "cancelled" and "state" not in reply
     assert events[-1]["status"] == "cancelled"

@@ -130,8 +130,16 @@ describe('signatures and types from the wire, through the node', () => {
       { numRuns: 80, seed: 9 },
     );
     expect(sent).toBe(80);
-    // Two heartbeats later the workers still report the calls they had before.
-    await new Promise((resolve) => setTimeout(resolve, 2500));
+    // Two heartbeats from every worker later, the workers still report the calls they had before.
+    const lastSeen = () =>
+      rt
+        .status()
+        .pools.flatMap((p) => p.workers)
+        .map((w) => w.last_seen);
+    for (let beat = 0; beat < 2; beat++) {
+      const mark = lastSeen();
+      await eventually(() => lastSeen().forEach((t, i) => expect(t).toBeGreaterThan(mark[i]!)));
+    }
     expect(workerCalls()).toBe(before);
   }, 120_000);
 

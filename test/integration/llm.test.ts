@@ -3,13 +3,15 @@
  * OpenAI-compatible server through `dspy.LM('openai/…', api_base=…)` (the real litellm path), the
  * node reaches it through the direct adapter, and both parse to the same typed outputs.
  */
+import { Kvm } from '@nats-io/kv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMockLm } from '../../src/llm/mock.js';
 import { decode, encode, Encoding } from '../../src/protocol/codec.js';
 import { createClient, type Client } from '../../src/runtime/client.js';
 import { createRuntime, type Runtime } from '../../src/runtime/runtime.js';
 import type { PredictRequest } from '../../src/protocol/schemas.js';
-import { startNats, type NatsServer } from '../harness/nats.js';
+import { eventually } from '../harness/eventually.js';
+import { client, startNats, type NatsServer } from '../harness/nats.js';
 import { startOpenAiServer, type OpenAiServer } from '../harness/openai-server.js';
 import { startRuntime, testLogger } from '../harness/runtime.js';
 
@@ -197,6 +199,14 @@ describe('LLM adapters in a runtime node', () => {
       inputs: { question: 'shared between nodes' },
       config: { adapter: 'python' },
     };
+    await using nc = await client(srv.url);
+    const bucket = await new Kvm(nc).open('llm_test_cache');
+    const keys = async (): Promise<string[]> => {
+      const out: string[] = [];
+      for await (const key of await bucket.keys()) out.push(key);
+      return out;
+    };
+    const before = new Set(await keys());
     const first = await rt.predict(request);
     // A second node with no workers of its own and the same bucket.
     await using other = await createRuntime({
@@ -206,15 +216,12 @@ describe('LLM adapters in a runtime node', () => {
       pools: { general: { size: 0, lm: MODEL } },
       llm: { cache: { kv: { bucket: 'llm_test_cache', ttlMs: 60_000 } } },
     });
-    let reply;
-    for (let i = 0; i < 50; i++) {
-      // The first node's write to the bucket is asynchronous.
-      reply = await other.predict(request).catch(() => undefined);
-      if (reply !== undefined) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    expect(reply?.outputs).toEqual(first.outputs);
-    expect(reply?.usage?.cached).toBe(true);
+    // The first node's write to the bucket is asynchronous: wait until its entry is there, then ask
+    // the other node once.
+    await eventually(async () => expect((await keys()).filter((k) => !before.has(k))).not.toEqual([]));
+    const reply = await other.predict(request);
+    expect(reply.outputs).toEqual(first.outputs);
+    expect(reply.usage?.cached).toBe(true);
     expect(
       await counter(other, 'dspex_llm_cache_total', { cache: 'predict', tier: 'kv', result: 'hit' }),
     ).toBe(1);

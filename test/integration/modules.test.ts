@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import {
   BestOfN,
@@ -21,8 +21,8 @@ import {
   type ModuleCallOptions,
   type Runtime,
 } from '../../src/index.js';
-import { startNats, type NatsServer } from '../harness/nats.js';
-import { startRuntime, venvPython } from '../harness/runtime.js';
+import { venvPython } from '../harness/runtime.js';
+import { sharedNode } from '../harness/shared-node.js';
 
 const run = promisify(execFile);
 
@@ -38,16 +38,10 @@ async function python(script: string, ...args: string[]): Promise<string> {
 const qa = signature('question: str -> answer: str');
 
 describe('DSPy modules over the wire', () => {
-  let srv: NatsServer;
   let rt: Runtime;
 
   beforeAll(async () => {
-    srv = await startNats();
-    rt = await startRuntime(srv.url, { pools: { general: { size: 2 } } });
-  });
-  afterAll(async () => {
-    await rt?.stop();
-    await srv?.stop();
+    ({ rt } = await sharedNode());
   });
 
   it('runs ReAct with two TypeScript tools called back by the DSPy worker', async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { jetstreamManager } from '@nats-io/jetstream';
+import { eventually } from '../harness/eventually.js';
 import { client, startCluster, startNats } from '../harness/nats.js';
 
 describe('nats test harness', () => {
@@ -26,15 +27,17 @@ describe('nats test harness', () => {
       for await (const m of sub) return m.string();
       return undefined;
     })();
-    // Route interest takes a moment to propagate across the cluster.
-    for (let i = 0; i < 50; i++) {
-      a.publish('x.ping', 'hello');
-      const r = await Promise.race([got, new Promise((r) => setTimeout(r, 100))]);
-      if (r !== undefined) {
-        expect(r).toBe('hello');
-        return;
-      }
-    }
-    throw new Error('message never crossed the cluster');
+    let received: string | undefined;
+    void got.then((r) => (received = r));
+    // Route interest takes a moment to propagate across the cluster: publish until it arrives.
+    await eventually(
+      async () => {
+        a.publish('x.ping', 'hello');
+        await a.flush();
+        await c.flush();
+        expect(received).toBe('hello');
+      },
+      { timeoutMs: 10_000, intervalMs: 100 },
+    );
   });
 });

@@ -3,7 +3,9 @@
  * outside the repository, type-check a TypeScript consumer against the shipped `.d.ts` files with
  * `skipLibCheck: false`, make a worker with `npx dspex worker install` (a real venv from the shipped
  * `python/` and its runtime lock, in a temp cache dir), and run a typed ChainOfThought call that
- * finds that worker with no configuration.
+ * finds that worker with no configuration. pip installs from a wheelhouse of the lock built once per
+ * machine (test/harness/wheelhouse.ts, `PIP_FIND_LINKS` + `PIP_NO_INDEX`, as behind an offline
+ * mirror) instead of downloading every wheel again.
  */
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -12,6 +14,7 @@ import { homedir, tmpdir } from 'node:os';
 import { delimiter, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runtimeWheelhouse } from '../harness/wheelhouse.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const repoPackage = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
@@ -131,6 +134,7 @@ describe('the npm package, installed outside the repository', () => {
   let tarball: string;
   let packed: { size: number; unpackedSize: number; files: { path: string; size: number }[] };
   let env: NodeJS.ProcessEnv;
+  let wheelhouse: string;
   const npx = (args: string[], extra: NodeJS.ProcessEnv = {}) =>
     sh('npx', ['--no-install', ...args], project, { ...env, ...extra });
 
@@ -143,7 +147,11 @@ describe('the npm package, installed outside the repository', () => {
       PIP_CACHE_DIR:
         process.env.PIP_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'pip'),
     });
-  });
+    // Built on the first run on a machine (a few minutes of downloads), then reused.
+    const started = Date.now();
+    wheelhouse = await runtimeWheelhouse();
+    timings.push(`${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s  wheelhouse ${wheelhouse}`);
+  }, 600_000);
 
   afterAll(async () => {
     console.log(`package test, commands and times:\n${timings.join('\n')}`);
@@ -206,7 +214,10 @@ describe('the npm package, installed outside the repository', () => {
     expect(none.stderr).toContain('no worker found');
     expect(none.stderr).toContain('Fix: run `npx dspex worker install`');
 
-    const install = await npx(['dspex', 'worker', 'install']);
+    const install = await npx(['dspex', 'worker', 'install'], {
+      PIP_FIND_LINKS: wheelhouse,
+      PIP_NO_INDEX: '1',
+    });
     expect(install.code, install.stderr.slice(-3000)).toBe(0);
     const bin = join(dir, 'cache', 'dspex', `worker-${VERSION}`, 'bin', 'dspex-worker');
     expect(install.stdout.trim()).toBe(bin);

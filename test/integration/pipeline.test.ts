@@ -15,8 +15,8 @@ import {
 } from '../../src/index.js';
 import { decode, Encoding } from '../../src/protocol/codec.js';
 import { eventually } from '../harness/eventually.js';
-import { client, startNats, type NatsServer } from '../harness/nats.js';
-import { startRuntime } from '../harness/runtime.js';
+import { client } from '../harness/nats.js';
+import { sharedNode } from '../harness/shared-node.js';
 import { callJson } from '../harness/wire.js';
 
 async function collect(run: AsyncIterable<PipelineEvent>): Promise<PipelineEvent[]> {
@@ -26,19 +26,16 @@ async function collect(run: AsyncIterable<PipelineEvent>): Promise<PipelineEvent
 }
 
 describe('pipelines on a runtime node with real DSPy workers', () => {
-  let srv: NatsServer;
   let rt: Runtime;
   let nc: NatsConnection & AsyncDisposable;
 
   beforeAll(async () => {
-    srv = await startNats();
-    rt = await startRuntime(srv.url, { pools: { general: { size: 2 } }, pipelines: { ackWaitMs: 5000 } });
-    nc = await client(srv.url);
+    const shared = await sharedNode();
+    rt = shared.rt;
+    nc = await client(shared.url);
   });
   afterAll(async () => {
     await nc?.close();
-    await rt?.stop();
-    await srv?.stop();
   });
 
   it('runs independent stages in parallel and wires outputs into a DSPy stage', async () => {

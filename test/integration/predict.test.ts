@@ -12,8 +12,9 @@ import {
   type Runtime,
 } from '../../src/index.js';
 import { decode, encode, Encoding } from '../../src/protocol/codec.js';
-import { client, startNats, type NatsServer } from '../harness/nats.js';
-import { startRuntime, venvPython } from '../harness/runtime.js';
+import { client } from '../harness/nats.js';
+import { venvPython } from '../harness/runtime.js';
+import { sharedNode } from '../harness/shared-node.js';
 
 const run = promisify(execFile);
 const natspy = new URL('./clients/natspy_call.py', import.meta.url).pathname;
@@ -37,21 +38,19 @@ async function natsPyCall(
 }
 
 describe('predict over the wire', () => {
-  let srv: NatsServer;
+  let url: string;
   let rt: Runtime;
   let nc: NatsConnection & AsyncDisposable;
   let remote: Client;
 
   beforeAll(async () => {
-    srv = await startNats();
-    rt = await startRuntime(srv.url, { pools: { general: { size: 2 } }, maxPayloadBytes: 64 * 1024 });
-    nc = await client(srv.url);
+    // The run's shared node: the default pool, the default 1 MiB payload limit.
+    ({ url, rt } = await sharedNode());
+    nc = await client(url);
     remote = await createClient({ nc });
   });
   afterAll(async () => {
     await nc?.close();
-    await rt?.stop();
-    await srv?.stop();
   });
 
   /** A raw request as any NATS client would send it; returns status header and decoded body. */
@@ -90,8 +89,8 @@ describe('predict over the wire', () => {
       inputs: { question: 'Name a prime number.' },
     };
     const fromTs = await rt.predict(request);
-    const fromJson = await natsPyCall(srv.url, 'dspex.rpc.predict', 'json', request);
-    const fromMsgpack = await natsPyCall(srv.url, 'dspex.rpc.predict', 'msgpack', request);
+    const fromJson = await natsPyCall(url, 'dspex.rpc.predict', 'json', request);
+    const fromMsgpack = await natsPyCall(url, 'dspex.rpc.predict', 'msgpack', request);
     expect(fromJson.status).toBeNull();
     expect(fromJson.headers['Content-Type']).toBe('application/json');
     expect(fromMsgpack.status).toBeNull();
@@ -194,7 +193,7 @@ describe('predict over the wire', () => {
     const big = {
       module: 'Predict',
       signature: 'question -> answer',
-      inputs: { question: 'x'.repeat(100 * 1024) },
+      inputs: { question: 'x'.repeat(1024 * 1024 + 1) },
     };
     const r = await raw(encode(big, Encoding.Msgpack));
     expect(r.status).toBe('400');

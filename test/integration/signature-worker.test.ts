@@ -15,13 +15,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isDspexError } from '../../src/errors.js';
 import { decode, encode, Encoding } from '../../src/protocol/codec.js';
 import { parseMessage, PredictRequestSchema } from '../../src/protocol/schemas.js';
-import type { Runtime } from '../../src/runtime/runtime.js';
 import { preparePredict } from '../../src/modules/prepare-predict.js';
 import { parseSignatureUncached } from '../../src/signature/parser.js';
 import { signature, withReasoning } from '../../src/signature/signature.js';
 import type { TypeNode } from '../../src/signature/types.js';
-import { client, startNats, type NatsServer } from '../harness/nats.js';
-import { startRuntime } from '../harness/runtime.js';
+import { client } from '../harness/nats.js';
+import { sharedNode } from '../harness/shared-node.js';
 import { nearMiss, wellFormed, withOneRefusal } from '../harness/signature-gen.js';
 import { inputsFor } from '../harness/signature-values.js';
 import type { Reply } from '../harness/wire.js';
@@ -88,8 +87,6 @@ function nodeRefusal(body: unknown): number | undefined {
 }
 
 describe('signatures the node accepts, through a real worker', () => {
-  let srv: NatsServer;
-  let rt: Runtime;
   let nc: NatsConnection & AsyncDisposable;
   const counts = {
     generated: 0,
@@ -104,9 +101,7 @@ describe('signatures the node accepts, through a real worker', () => {
   const samples: string[] = [];
 
   beforeAll(async () => {
-    srv = await startNats();
-    rt = await startRuntime(srv.url, { pools: { general: { size: 2 } } });
-    nc = await client(srv.url);
+    nc = await client((await sharedNode()).url);
   }, 180_000);
   afterAll(async () => {
     console.log(
@@ -114,8 +109,6 @@ describe('signatures the node accepts, through a real worker', () => {
         (samples.length > 0 ? `\n  e.g. ${samples.slice(0, 5).join('\n  e.g. ')}` : ''),
     );
     await nc?.close();
-    await rt?.stop();
-    await srv?.stop();
   });
 
   it('never has a worker refuse what the node accepted, and checks every answer against the signature', async () => {

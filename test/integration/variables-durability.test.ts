@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Runtime } from '../../src/index.js';
 import { eventually } from '../harness/eventually.js';
-import { freePort, startNats, type NatsServer } from '../harness/nats.js';
+import { startNats, type NatsServer } from '../harness/nats.js';
 import { startRuntime } from '../harness/runtime.js';
 
 describe('variables are durable', () => {
@@ -17,8 +17,9 @@ describe('variables are durable', () => {
 
   it('keeps values and history through a server restart under live nodes, then a restart of everything', async () => {
     storeDir = await mkdtemp(join(tmpdir(), 'dspex-vars-'));
-    const port = await freePort();
-    let srv = await startNats({ storeDir, port });
+    // The first start picks a free port (-1, read from its ports file); restarts reuse it.
+    let srv = await startNats({ storeDir });
+    const port = srv.port;
     running.push(srv);
     const a = await startRuntime(srv.url, { nodeId: 'dur-a', pools: { general: { size: 1 } } });
     running.push(a);

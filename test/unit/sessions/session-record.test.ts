@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createActor, fromPromise } from 'xstate';
+import { createActor, fromPromise, SimulatedClock, waitFor } from 'xstate';
 import type { SessionRecord } from '../../../src/protocol/sessions.js';
 import {
   sessionMachine,
@@ -91,6 +91,8 @@ describe('the session machine', () => {
   it('applies changes one at a time in order and stops when idle', async () => {
     const log: string[] = [];
     let active = 0;
+    // Each apply waits until the test opens its gate: the order is observed, not timed.
+    const gates: Array<() => void> = [];
     const logic = sessionMachine.provide({
       actors: {
         load: fromPromise<StoredSession, { id: string }>(() =>
@@ -101,13 +103,14 @@ describe('the session machine', () => {
           expect(active).toBe(1);
           const record = input.job.change(undefined, 0).record;
           log.push(String(record?.id));
-          await new Promise((r) => setTimeout(r, 5));
+          await new Promise<void>((resolve) => gates.push(resolve));
           active--;
           return { result: record, stored: undefined };
         }),
       },
     });
-    const actor = createActor(logic, { input: { id: 's', idleMs: 50, queueLimit: 3 } });
+    const clock = new SimulatedClock();
+    const actor = createActor(logic, { input: { id: 's', idleMs: 50, queueLimit: 3 }, clock });
     actor.start();
     const outcomes: unknown[] = [];
     const job = (id: string): SessionJob => ({
@@ -117,10 +120,20 @@ describe('the session machine', () => {
     for (const id of ['a', 'b', 'c']) actor.send({ type: 'change', job: job(id) });
     // The limit counts the change being applied: a fourth one is refused.
     actor.send({ type: 'change', job: job('d') });
-    await new Promise((r) => setTimeout(r, 40));
+    expect(outcomes).toEqual(['refused']);
+    for (let i = 0; i < 3; i++) {
+      await waitFor(actor, (s) => s.matches('applying') && s.context.queue.length === 3 - i);
+      expect(log).toEqual(['a', 'b', 'c'].slice(0, i + 1));
+      expect(outcomes.at(-1)).toBe(i === 0 ? 'refused' : ['a', 'b', 'c'][i - 1]);
+      gates[i]!();
+    }
+    await waitFor(actor, (s) => s.matches('idle') && s.context.queue.length === 0);
     expect(log).toEqual(['a', 'b', 'c']);
     expect(outcomes).toEqual(['refused', 'a', 'b', 'c']);
-    await new Promise((r) => setTimeout(r, 120));
+    // Idle for less than idleMs: still there; at idleMs it stops.
+    clock.increment(49);
+    expect(actor.getSnapshot().status).toBe('active');
+    clock.increment(1);
     expect(actor.getSnapshot().status).toBe('done');
   });
 });
