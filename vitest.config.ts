@@ -7,6 +7,9 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
+          // Some property and simulation tests take seconds of CPU; on a shared 2-core machine the
+          // default 5 s turned them into timing assertions.
+          testTimeout: 30_000,
           typecheck: { enabled: true, include: ['test/unit/**/*.test-d.ts'] },
         },
       },
