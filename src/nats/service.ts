@@ -18,7 +18,7 @@ import { isName, NameKind, nameRule, preview } from '../protocol/names.js';
 import { parseMessage } from '../protocol/schemas.js';
 import type { Subjects } from '../protocol/subjects.js';
 import type { RuntimeMetrics } from '../telemetry/metrics.js';
-import type { InflightGate } from '../pools/admission.js';
+import type { InflightGate } from './inflight-gate.js';
 
 /** What an endpoint handler learns from the request besides its body. */
 export interface RequestContext {
