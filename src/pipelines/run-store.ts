@@ -17,6 +17,7 @@ import {
 } from '@nats-io/jetstream';
 import { type KV } from '@nats-io/kv';
 import { openBucket } from '../nats/kv-bucket.js';
+import { decodeEntry } from '../nats/kv-entry.js';
 import { decode, encode, Encoding } from '../protocol/codec.js';
 import {
   CheckpointSchema,
@@ -149,10 +150,7 @@ export class RunStore {
   }
 
   async getRecord(runId: string): Promise<RunRecord | undefined> {
-    const entry = await this.kv.get(`run.${runId}`);
-    if (entry === null || entry.operation !== 'PUT' || entry.length === 0) return undefined;
-    const parsed = RunRecordSchema.safeParse(decode(entry.value, Encoding.Msgpack));
-    return parsed.success ? parsed.data : undefined;
+    return decodeEntry(RunRecordSchema, await this.kv.get(`run.${runId}`));
   }
 
   /** Yields the run's record each time it changes, starting with the current one. */
@@ -162,9 +160,8 @@ export class RunStore {
     signal?.addEventListener('abort', stop, { once: true });
     try {
       for await (const entry of watcher) {
-        if (entry.operation !== 'PUT' || entry.length === 0) continue;
-        const parsed = RunRecordSchema.safeParse(decode(entry.value, Encoding.Msgpack));
-        if (parsed.success) yield parsed.data;
+        const record = decodeEntry(RunRecordSchema, entry);
+        if (record !== undefined) yield record;
       }
     } finally {
       signal?.removeEventListener('abort', stop);
