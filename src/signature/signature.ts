@@ -4,7 +4,7 @@
  */
 import type { z } from 'zod';
 import { SignatureParseError, ValidationError } from '../errors.js';
-import { preview } from '../protocol/names.js';
+import { preview } from '../errors.js';
 import { LruCache, parseSignature } from './memo.js';
 import { formatSignature, formatType } from './format.js';
 import { fieldNameProblem } from './names.js';
