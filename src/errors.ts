@@ -147,13 +147,13 @@ export function isSignatureParseError(error: unknown): error is SignatureParseEr
 }
 /**
  * Any thrown value as a {@link DspexError}: a DspexError is returned as is, anything else becomes
- * `internal` (not retryable) with the original as `cause`.
+ * `internal` (not retryable) with the original as `cause`, and its own text as message unless
+ * `message` is given (the service never echoes an unexpected error's text to a caller).
  */
-export function toDspexError(error: unknown): DspexError {
+export function toDspexError(error: unknown, message?: string): DspexError {
   if (error instanceof DspexError) return error;
-  return new DspexError(ErrorCode.Internal, error instanceof Error ? error.message : String(error), {
-    cause: error,
-  });
+  const text = message ?? (error instanceof Error ? error.message : String(error));
+  return new DspexError(ErrorCode.Internal, text, { cause: error });
 }
 /** True when a retry of the same call may succeed. */
 export function isRetryable(error: unknown): boolean {

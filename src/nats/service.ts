@@ -2,7 +2,7 @@ import type { MsgHdrs, NatsConnection } from '@nats-io/nats-core';
 import { Svcm, type Service, type ServiceMsg } from '@nats-io/services';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
-import { DspexError, ErrorCode, isDspexError, type WireError } from '../errors.js';
+import { DspexError, ErrorCode, toDspexError, type WireError } from '../errors.js';
 import {
   decode,
   encode,
@@ -153,9 +153,7 @@ function replyError(
   encoding: Encoding,
   trace: string | undefined,
 ): void {
-  const e = isDspexError(error)
-    ? error
-    : new DspexError(ErrorCode.Internal, 'internal error', { cause: error });
+  const e = toDspexError(error, 'internal error');
   try {
     if (e.code === ErrorCode.Internal) o.logger.error({ err: error, endpoint, trace }, 'endpoint failed');
     o.metrics.rejected.inc({ endpoint, code: e.code });
