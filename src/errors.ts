@@ -147,15 +147,29 @@ export function isSignatureParseError(error: unknown): error is SignatureParseEr
 }
 /**
  * Any thrown value as a {@link DspexError}: a DspexError is returned as is, anything else becomes
- * `internal` (not retryable) with the original as `cause`.
+ * `internal` (not retryable) with the original as `cause`, and its own text as message unless
+ * `message` is given (the service never echoes an unexpected error's text to a caller).
  */
-export function toDspexError(error: unknown): DspexError {
+export function toDspexError(error: unknown, message?: string): DspexError {
   if (error instanceof DspexError) return error;
-  return new DspexError(ErrorCode.Internal, error instanceof Error ? error.message : String(error), {
-    cause: error,
-  });
+  const text = message ?? (error instanceof Error ? error.message : String(error));
+  return new DspexError(ErrorCode.Internal, text, { cause: error });
 }
 /** True when a retry of the same call may succeed. */
 export function isRetryable(error: unknown): boolean {
   return error instanceof DspexError && error.retryable;
+}
+
+/** Characters of a hostile value an error message may echo. */
+const PRINTABLE_PREVIEW = 32;
+
+/**
+ * A short, printable preview of a value a request sent, for error messages: control characters
+ * replaced by `?`, at most 32 characters (then `…` and the total length). Messages never echo more.
+ */
+export function preview(value: unknown, max = PRINTABLE_PREVIEW): string {
+  const text = typeof value === 'string' ? value : String(value);
+  // eslint-disable-next-line no-control-regex -- replacing control characters is the point
+  const clean = text.slice(0, max).replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, '?');
+  return text.length > max ? `${clean}… (${text.length} characters)` : clean;
 }

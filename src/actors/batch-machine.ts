@@ -1,9 +1,20 @@
 import { assign, emit, fromCallback, setup } from 'xstate';
 import type { WireError } from '../errors.js';
-import type { Strategy } from '../orchestrator/strategy.js';
+
+/** The plan a batch carries out (the orchestrator's `Strategy`, planned from its task analysis). */
+export interface BatchStrategy {
+  /** Items in flight at once. */
+  parallelism: number;
+  /** Predicted time for the whole batch with that parallelism, ms. */
+  predictedMs: number | undefined;
+  /** Grow the pool to this many local workers first (undefined: no change). */
+  growTo: number | undefined;
+  /** Why, in a few words, for logs and the result. */
+  reason: string;
+}
 
 /**
- * One orchestrated batch: carries out a {@link Strategy} (grow the pool if it says so, run the items
+ * One orchestrated batch: carries out a {@link BatchStrategy} (grow the pool if it says so, run the items
  * with its parallelism), tracks progress and ETA, and ends with every item's result, success or
  * named failure. The items are run by the injected `execute` actor; the pool is grown by the
  * injected `grow` action.
@@ -15,7 +26,7 @@ export type ItemResult =
 
 export interface BatchInput {
   items: number;
-  strategy: Strategy;
+  strategy: BatchStrategy;
   startedAt: number;
 }
 
@@ -39,7 +50,7 @@ interface BatchContext extends BatchInput {
 
 export interface BatchOutput {
   results: ItemResult[];
-  strategy: Strategy;
+  strategy: BatchStrategy;
   elapsedMs: number;
 }
 

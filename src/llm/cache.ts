@@ -4,45 +4,12 @@
  * per-key TTL). Values are stored as msgpack so any node (or language) can read them.
  */
 import type { NatsConnection } from '@nats-io/nats-core';
+import { LRUCache } from 'lru-cache';
 import { type KV } from '@nats-io/kv';
 import { openBucket } from '../nats/kv-bucket.js';
 import type { Logger } from 'pino';
 import type { Counter } from 'prom-client';
 import { decode, encode, Encoding } from '../protocol/codec.js';
-
-/** A least-recently-used map holding at most `limit` entries. */
-export class Lru<V> {
-  private readonly map = new Map<string, V>();
-  constructor(readonly limit: number) {}
-
-  get(key: string): V | undefined {
-    const value = this.map.get(key);
-    if (value !== undefined) {
-      // Re-insert: Map iteration order is insertion order, so the oldest key is first.
-      this.map.delete(key);
-      this.map.set(key, value);
-    }
-    return value;
-  }
-
-  set(key: string, value: V): void {
-    if (this.limit <= 0) return;
-    this.map.delete(key);
-    this.map.set(key, value);
-    if (this.map.size > this.limit) {
-      const oldest = this.map.keys().next();
-      if (oldest.done !== true) this.map.delete(oldest.value);
-    }
-  }
-
-  get size(): number {
-    return this.map.size;
-  }
-
-  clear(): void {
-    this.map.clear();
-  }
-}
 
 /** The shared tier: a KV bucket of msgpack values. */
 export interface SharedTier {
@@ -76,15 +43,16 @@ export interface ResultCacheOptions {
 }
 
 /** Two-tier cache of finished results (successes only; errors are never cached). */
-export class ResultCache<V> {
-  private readonly memory: Lru<V>;
+export class ResultCache<V extends object> {
+  /** Undefined when `entries` is 0: nothing is kept in memory. */
+  private readonly memory: LRUCache<string, V> | undefined;
   private readonly hit;
   private readonly miss;
   private readonly sharedHit;
   private readonly sharedMiss;
 
   constructor(private readonly o: ResultCacheOptions) {
-    this.memory = new Lru(o.entries);
+    this.memory = o.entries > 0 ? new LRUCache<string, V>({ max: o.entries }) : undefined;
     // Bound children: the hot path increments without a label lookup.
     this.hit = o.lookups.labels({ cache: o.name, tier: 'memory', result: 'hit' });
     this.miss = o.lookups.labels({ cache: o.name, tier: 'memory', result: 'miss' });
@@ -94,7 +62,7 @@ export class ResultCache<V> {
 
   /** The in-memory tier only, synchronously (the hot path). */
   getLocal(key: string): V | undefined {
-    const value = this.memory.get(key);
+    const value = this.memory?.get(key);
     (value === undefined ? this.miss : this.hit).inc();
     return value;
   }
@@ -122,23 +90,23 @@ export class ResultCache<V> {
       return undefined;
     }
     this.sharedHit.inc();
-    this.memory.set(key, value);
+    this.memory?.set(key, value);
     return value;
   }
 
   /** Stores in memory and, without waiting, in the shared tier. */
   set(key: string, value: V): void {
-    this.memory.set(key, value);
+    this.memory?.set(key, value);
     this.o.shared?.put(key, value).catch((err: unknown) => {
       this.o.logger.warn({ err, key }, 'shared LM cache write failed');
     });
   }
 
   get size(): number {
-    return this.memory.size;
+    return this.memory?.size ?? 0;
   }
 
   clear(): void {
-    this.memory.clear();
+    this.memory?.clear();
   }
 }

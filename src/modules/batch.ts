@@ -1,4 +1,4 @@
-import { DspexError, ErrorCode, isDspexError } from '../errors.js';
+import { DspexError, ErrorCode, toDspexError } from '../errors.js';
 
 /** Options of `module.batch()`. */
 export interface BatchOptions {
@@ -34,11 +34,7 @@ export async function runBatch<T, R>(
       try {
         results[index] = await run(items[index]!, index);
       } catch (error) {
-        results[index] = isDspexError(error)
-          ? error
-          : new DspexError(ErrorCode.Internal, error instanceof Error ? error.message : String(error), {
-              cause: error,
-            });
+        results[index] = toDspexError(error);
       }
     }
   };

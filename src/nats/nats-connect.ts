@@ -150,3 +150,11 @@ export function natsAuthFromEnv(env: NodeJS.ProcessEnv, prefix = 'DSPEX_NATS_'):
   }
   return auth;
 }
+
+/** At most one way to log in to NATS. */
+export function oneLogin(auth: NatsAuth, ctx: z.RefinementCtx): void {
+  const methods = loginMethods(auth);
+  if (methods.length > 1) {
+    ctx.addIssue({ code: 'custom', message: `give one way to log in, not ${methods.join(' and ')}` });
+  }
+}

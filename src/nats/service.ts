@@ -2,7 +2,7 @@ import type { MsgHdrs, NatsConnection } from '@nats-io/nats-core';
 import { Svcm, type Service, type ServiceMsg } from '@nats-io/services';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
-import { DspexError, ErrorCode, isDspexError, type WireError } from '../errors.js';
+import { DspexError, ErrorCode, toDspexError, type WireError } from '../errors.js';
 import {
   decode,
   encode,
@@ -18,7 +18,7 @@ import { isName, NameKind, nameRule, preview } from '../protocol/names.js';
 import { parseMessage } from '../protocol/schemas.js';
 import type { Subjects } from '../protocol/subjects.js';
 import type { RuntimeMetrics } from '../telemetry/metrics.js';
-import type { InflightGate } from '../pools/admission.js';
+import type { InflightGate } from './inflight-gate.js';
 import { endpointStats, type EndpointStats } from '../telemetry/service-stats.js';
 import { withRequestTrace } from '../telemetry/call-trace.js';
 
@@ -203,9 +203,7 @@ function replyError(
   encoding: Encoding,
   trace: string | undefined,
 ): string {
-  const e = isDspexError(error)
-    ? error
-    : new DspexError(ErrorCode.Internal, 'internal error', { cause: error });
+  const e = toDspexError(error, 'internal error');
   try {
     if (e.code === ErrorCode.Internal) o.logger.error({ err: error, endpoint, trace }, 'endpoint failed');
     o.metrics.rejected.inc({ endpoint, code: e.code });

@@ -10,7 +10,7 @@ import { type KV } from '@nats-io/kv';
 import { openBucket } from '../nats/kv-bucket.js';
 import { z } from 'zod';
 import { decode, encode, Encoding } from '../protocol/codec.js';
-import { isWrongLastSequence } from '../variables/buckets.js';
+import { decodeEntry, isWrongLastSequence } from '../nats/kv-entry.js';
 
 /** A trial as stored in the ledger. */
 export const TrialSchema = z.object({
@@ -127,9 +127,7 @@ export class TrialLedger {
 
   /** The trial of a candidate at a budget, if any. */
   async get(study: string, key: string, budget: number): Promise<Trial | undefined> {
-    const entry = await this.kv.get(this.keyOf(study, key, budget));
-    if (entry === null || entry.operation !== 'PUT') return undefined;
-    return TrialSchema.parse(decode(entry.value, Encoding.Msgpack));
+    return decodeEntry(TrialSchema, await this.kv.get(this.keyOf(study, key, budget)));
   }
 
   /** Every trial of a study (all optimizers'), in key order. */
@@ -137,14 +135,7 @@ export class TrialLedger {
     const keys: string[] = [];
     for await (const k of await this.kv.keys(`${studyToken(study)}.>`)) keys.push(k);
     keys.sort();
-    const trials = await Promise.all(
-      keys.map(async (k) => {
-        const entry = await this.kv.get(k);
-        return entry === null || entry.operation !== 'PUT'
-          ? undefined
-          : TrialSchema.parse(decode(entry.value, Encoding.Msgpack));
-      }),
-    );
+    const trials = await Promise.all(keys.map(async (k) => decodeEntry(TrialSchema, await this.kv.get(k))));
     return trials.filter((t): t is Trial => t !== undefined);
   }
 }

@@ -7,7 +7,7 @@ import {
   type BatchProgress,
   type ItemResult,
 } from '../actors/batch-machine.js';
-import { DspexError, ErrorCode, isDspexError } from '../errors.js';
+import { DspexError, ErrorCode, toDspexError } from '../errors.js';
 import type { PredictReply, PredictRequest } from '../protocol/schemas.js';
 import type { AttemptResult } from '../pools/dispatcher.js';
 import type { RestartIntensity } from '../supervisors/options.js';
@@ -204,10 +204,7 @@ export class Orchestrator {
           latencyMs: reply.latency_ms,
         };
       } catch (error) {
-        const e = isDspexError(error)
-          ? error
-          : new DspexError(ErrorCode.Internal, error instanceof Error ? error.message : String(error));
-        return { ok: false, error: e.toWire() };
+        return { ok: false, error: toDspexError(error).toWire() };
       }
     });
   }

@@ -18,6 +18,7 @@ import {
 import { type KV } from '@nats-io/kv';
 import { DspexError, ErrorCode } from '../errors.js';
 import { openBucket } from '../nats/kv-bucket.js';
+import { decodeEntry } from '../nats/kv-entry.js';
 import { decode, encode, Encoding } from '../protocol/codec.js';
 import {
   CheckpointSchema,
@@ -27,7 +28,7 @@ import {
   type PipelineJob,
   type RunRecord,
 } from '../protocol/pipelines.js';
-import { isWrongLastSequence } from '../variables/buckets.js';
+import { isWrongLastSequence } from '../nats/kv-entry.js';
 import type { ResolvedPipelinesOptions } from './options.js';
 import type { Checkpoints } from './run-plan.js';
 
@@ -167,10 +168,7 @@ export class RunStore {
   }
 
   async getRecord(runId: string): Promise<RunRecord | undefined> {
-    const entry = await this.kv.get(`run.${runId}`);
-    if (entry === null || entry.operation !== 'PUT' || entry.length === 0) return undefined;
-    const parsed = RunRecordSchema.safeParse(decode(entry.value, Encoding.Msgpack));
-    return parsed.success ? parsed.data : undefined;
+    return decodeEntry(RunRecordSchema, await this.kv.get(`run.${runId}`));
   }
 
   /** Yields the run's record each time it changes, starting with the current one. */
@@ -180,9 +178,8 @@ export class RunStore {
     signal?.addEventListener('abort', stop, { once: true });
     try {
       for await (const entry of watcher) {
-        if (entry.operation !== 'PUT' || entry.length === 0) continue;
-        const parsed = RunRecordSchema.safeParse(decode(entry.value, Encoding.Msgpack));
-        if (parsed.success) yield parsed.data;
+        const record = decodeEntry(RunRecordSchema, entry);
+        if (record !== undefined) yield record;
       }
     } finally {
       signal?.removeEventListener('abort', stop);

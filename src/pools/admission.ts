@@ -4,43 +4,14 @@
  * and its workers' time on calls whose callers gave up: goodput falls to almost nothing. Three
  * rules keep it up:
  *
- * 1. {@link InflightGate}: a cheap per-endpoint count of requests in progress, checked before the
- *    body is decoded; past the endpoint's limit the answer is 429 at once, at the cost of a counter.
+ * 1. `InflightGate` (src/nats/inflight-gate.ts, at the service edge): a cheap per-endpoint count of
+ *    requests in progress, checked before the body is decoded; past the endpoint's limit the answer
+ *    is 429 at once, at the cost of a counter.
  * 2. {@link admitByDeadline}: a call that would wait in a pool's queue longer than its remaining
  *    deadline allows gets its 429 when it arrives, not a 408 seconds later.
  * 3. {@link worthSending}: a queued call whose deadline is too close to be met is dropped (408)
  *    instead of taking a worker slot that a call with time left could use.
  */
-
-/**
- * Counts requests in progress per endpoint against a limit read on every check (the limit of
- * `predict` follows the pools' live capacity). `enter` and `leave` are O(1).
- */
-export class InflightGate {
-  private readonly counts = new Map<string, number>();
-
-  /** @param limit most requests of an endpoint in progress at once */
-  constructor(private readonly limit: (endpoint: string) => number) {}
-
-  /** Admits one request of `endpoint` (the caller must `leave` once it answered), or returns false. */
-  enter(endpoint: string): boolean {
-    const n = this.counts.get(endpoint) ?? 0;
-    if (n >= this.limit(endpoint)) return false;
-    this.counts.set(endpoint, n + 1);
-    return true;
-  }
-
-  leave(endpoint: string): void {
-    const n = this.counts.get(endpoint) ?? 0;
-    if (n <= 1) this.counts.delete(endpoint);
-    else this.counts.set(endpoint, n - 1);
-  }
-
-  /** Requests of `endpoint` admitted and not yet answered. */
-  inflight(endpoint: string): number {
-    return this.counts.get(endpoint) ?? 0;
-  }
-}
 
 /** What the deadline rules know about a pool when a call would join its queue. */
 export interface PoolLoad {

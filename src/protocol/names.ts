@@ -91,15 +91,4 @@ export const FunctionNameSchema = nameSchema(NameKind.Function);
 /** The subject prefix (`dspex`). */
 export const PrefixSchema = nameSchema(NameKind.Prefix);
 
-const PRINTABLE_PREVIEW = 32;
-
-/**
- * A short, printable preview of a value a request sent, for error messages: control characters
- * replaced by `?`, at most 32 characters (then `…` and the total length). Messages never echo more.
- */
-export function preview(value: unknown, max = PRINTABLE_PREVIEW): string {
-  const text = typeof value === 'string' ? value : String(value);
-  // eslint-disable-next-line no-control-regex -- replacing control characters is the point
-  const clean = text.slice(0, max).replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, '?');
-  return text.length > max ? `${clean}… (${text.length} characters)` : clean;
-}
+export { preview } from '../errors.js';

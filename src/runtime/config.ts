@@ -5,91 +5,20 @@ import { VariablesOptionsSchema } from '../variables/options.js';
 import { PipelinesOptionsSchema } from '../pipelines/options.js';
 import { SessionsOptionsSchema } from '../sessions/options.js';
 import { MetricsOptionsSchema } from '../telemetry/node-telemetry.js';
-import { loginMethods, natsAuthFromEnv, NatsAuthSchema, type NatsAuth } from '../nats/nats-connect.js';
-import { isForbiddenWorkerEnv } from '../workers/env.js';
+import { natsAuthFromEnv, NatsAuthSchema, oneLogin } from '../nats/nats-connect.js';
+import { PoolOptionsSchema, poolConcurrency, type ResolvedPoolOptions } from '../pools/options.js';
+import { WorkerOptionsSchema } from '../workers/options.js';
 import { NodeIdSchema, PoolNameSchema, PrefixSchema } from '../protocol/names.js';
 
-/** One pool of Python DSPy workers. */
-export const PoolOptionsSchema = z.strictObject({
-  /** Local workers this node keeps running (0: route only to workers started elsewhere). @default 1 */
-  size: z.number().int().min(0).max(256).default(1),
-  /**
-   * Most local workers the orchestrator may grow the pool to (for a batch that would miss its
-   * deadline); it shrinks back to `size` when idle. @default `size` (no growth)
-   */
-  maxSize: z.number().int().min(0).max(256).optional(),
-  /**
-   * Calls one worker runs at once. @default {@link IO_BOUND_CONCURRENCY} (512) when the pool's LM is
-   * a real model (`lm`, or the node's `worker.lm`): such a call waits on the network, and one worker
-   * process holds hundreds of them; {@link DUMMY_CONCURRENCY} (4) for the dummy LM, whose calls only
-   * burn the worker's CPU (docs/benchmarks.md, `concurrency`).
-   */
-  concurrency: z.number().int().min(1).max(1024).optional(),
-  /** Calls allowed to wait for a free worker; beyond it callers get 429. @default 1000 */
-  queueLimit: z.number().int().min(0).default(1000),
-  /** Replace a local worker after it served this many calls through this node. */
-  recycleAfterCalls: z.number().int().positive().optional(),
-  /** Replace a local worker whose resident memory passes this many MiB. */
-  maxRssMb: z.number().positive().optional(),
-  /** Worker heartbeat period; three missed heartbeats mark a worker crashed. @default 1000 */
-  heartbeatMs: z.number().int().min(50).default(1000),
-  /** Time a new worker has to announce itself. @default 120000 */
-  startTimeoutMs: z.number().int().positive().default(120_000),
-  /** Time a draining worker has to finish its calls. @default 35000 */
-  drainTimeoutMs: z.number().int().positive().default(35_000),
-  /** DSPy model name for this pool's workers (`DSPEX_LM`), e.g. `openai/gpt-4o-mini` or `dummy`. */
-  lm: z.string().min(1).optional(),
-  /** Extra environment for this pool's workers. */
-  env: z.record(z.string(), z.string()).default({}),
-  /**
-   * Devices this pool owns (GPU indices or UUIDs, e.g. `["0", "1"]`): each local worker gets one
-   * of its own in `CUDA_VISIBLE_DEVICES`, the one the fewest live workers of the pool hold (a pool
-   * larger than its device list shares them evenly).
-   */
-  devices: z
-    .array(z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'a device is 1-64 of [A-Za-z0-9_.:-]'))
-    .min(1)
-    .max(256)
-    .optional(),
-  /**
-   * How a worker is chosen: `adaptive` (observed latency, load, errors and circuit breakers),
-   * `least_loaded`, or `round_robin`. @default 'adaptive'
-   */
-  routing: z.enum(['adaptive', 'least_loaded', 'round_robin']).default('adaptive'),
-  /** Send a second copy of a straggling call to another worker (adaptive routing). @default true */
-  hedging: z.boolean().default(true),
-  /** Per-worker circuit breaker. @default 3 consecutive failures or > 50% of the last 10; open 1 s, doubling to 30 s */
-  breaker: z
-    .strictObject({
-      failureThreshold: z.number().int().positive().optional(),
-      errorRateThreshold: z.number().gt(0).max(1).optional(),
-      window: z.number().int().positive().optional(),
-      openMs: z.number().int().positive().optional(),
-      maxOpenMs: z.number().int().positive().optional(),
-    })
-    .default({}),
-  /** Restart intensity of the pool's workers supervisor. @default 10 restarts in 10 s */
-  intensity: z
-    .strictObject({ maxRestarts: z.number().int().min(0), periodMs: z.number().int().positive() })
-    .default({ maxRestarts: 10, periodMs: 10_000 }),
-});
-export type PoolOptions = z.input<typeof PoolOptionsSchema>;
-export type ResolvedPoolOptions = z.output<typeof PoolOptionsSchema> & { concurrency: number };
-
-/** Default per-worker concurrency of a pool on a real (network-bound) LM. */
-export const IO_BOUND_CONCURRENCY = 512;
-/** Default per-worker concurrency of a pool on the dummy LM (CPU-bound test calls). */
-export const DUMMY_CONCURRENCY = 4;
-
-/** The concurrency a pool's workers run with: its own, else the default for the LM it runs. */
-export function poolConcurrency(
-  pool: z.output<typeof PoolOptionsSchema>,
-  nodeLm: string | undefined,
-): number {
-  if (pool.concurrency !== undefined) return pool.concurrency;
-  const lm = pool.lm ?? pool.env.DSPEX_LM ?? nodeLm ?? 'dummy';
-  return lm === 'dummy' ? DUMMY_CONCURRENCY : IO_BOUND_CONCURRENCY;
-}
+export {
+  DUMMY_CONCURRENCY,
+  IO_BOUND_CONCURRENCY,
+  PoolOptionsSchema,
+  poolConcurrency,
+  type PoolOptions,
+  type ResolvedPoolOptions,
+} from '../pools/options.js';
+export type { ResolvedWorkerOptions } from '../workers/options.js';
 
 /** Options of {@link createRuntime}. */
 export const RuntimeOptionsSchema = z
@@ -114,59 +43,7 @@ export const RuntimeOptionsSchema = z
       .record(PoolNameSchema, PoolOptionsSchema)
       .default({ general: PoolOptionsSchema.parse({ size: 2 }) }),
     /** How local workers are started. */
-    worker: z
-      .strictObject({
-        /**
-         * Worker command. @default env `DSPEX_WORKER_BIN`, else this package's `python/.venv`, else the
-         * venv of `dspex worker install` in the user cache dir, else `dspex-worker` on PATH
-         */
-        command: z.array(z.string().min(1)).min(1).optional(),
-        /** `zygote` forks workers from one pre-imported Python parent; `direct` starts each alone. */
-        launcher: z.enum(['zygote', 'direct']).default('zygote'),
-        /**
-         * NATS URL(s) the local workers connect to. Credentials written in it (`nats://worker:pw@host`)
-         * are handed to the workers on a pipe, never on their command line. @default the node's servers
-         */
-        natsUrl: z.string().min(1).optional(),
-        /**
-         * How local workers log in (`user`/`pass`, `token`, `nkeySeedFile`, `credsFile`), their TLS
-         * and inbox prefix (default `_INBOX_worker`). Unset login or TLS: the node's own (logged as a
-         * warning: give workers the `worker` user of nats.conf). Handed over on a pipe, never argv/env.
-         */
-        nats: NatsAuthSchema.superRefine(oneLogin).optional(),
-        /**
-         * Cluster worker secret (at least 16 bytes): workers sign heartbeats and replies with a key
-         * derived from it and their id, and nodes drop what does not verify (docs/security.md).
-         * Prefer `secretFile`. Unset: open mode, worker identity is not checked.
-         */
-        secret: z.string().min(1).optional(),
-        /**
-         * File holding the cluster worker secret on its first line; further lines are previous secrets
-         * still accepted during a rotation (docs/security.md).
-         */
-        secretFile: z.string().min(1).optional(),
-        /**
-         * Names of further variables of the node's environment to pass to local workers. Workers get
-         * an explicit environment (docs/security.md), never the node's whole one; NATS and dspex
-         * credentials cannot be named here.
-         */
-        passEnv: z
-          .array(
-            z
-              .string()
-              .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name')
-              .refine(
-                (name) => !isForbiddenWorkerEnv(name),
-                'NATS and dspex credentials never reach a worker',
-              ),
-          )
-          .default([]),
-        /** Environment variables (values) for every pool's workers; a pool's `env` wins. */
-        env: z.record(z.string(), z.string()).default({}),
-        /** Default DSPy model name for every pool. @default env `DSPEX_LM`, else the worker's `dummy` */
-        lm: z.string().min(1).optional(),
-      })
-      .prefault({}),
+    worker: WorkerOptionsSchema.prefault({}),
     /** Largest request body accepted, bytes. @default 1 MiB */
     maxPayloadBytes: z
       .number()
@@ -216,14 +93,6 @@ export const RuntimeOptionsSchema = z
   }));
 export type RuntimeConfig = z.input<typeof RuntimeOptionsSchema>;
 export type ResolvedRuntimeConfig = z.output<typeof RuntimeOptionsSchema>;
-
-/** At most one way to log in to NATS. */
-function oneLogin(auth: NatsAuth, ctx: z.RefinementCtx): void {
-  const methods = loginMethods(auth);
-  if (methods.length > 1) {
-    ctx.addIssue({ code: 'custom', message: `give one way to log in, not ${methods.join(' and ')}` });
-  }
-}
 
 /** Validates options once, at construction; a bad option names its path. */
 export function resolveConfig(options: unknown): ResolvedRuntimeConfig {

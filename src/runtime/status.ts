@@ -1,6 +1,6 @@
 import type { StatusReply } from '../protocol/schemas.js';
 import type { ResolvedPoolOptions } from './config.js';
-import type { KnownNode } from './node-registry.js';
+import type { KnownNode } from '../nats/node-registry.js';
 import type { RoutableWorker } from '../pools/routing.js';
 import type { WorkerHeartbeat } from '../protocol/schemas.js';
 

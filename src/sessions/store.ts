@@ -7,13 +7,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { JetStreamApiCodes, JetStreamApiError, StorageType } from '@nats-io/jetstream';
+import { StorageType } from '@nats-io/jetstream';
 import { type KV, type KvEntry } from '@nats-io/kv';
 import { openBucket } from '../nats/kv-bucket.js';
+import { decodeEntry, isWrongLastSequence } from '../nats/kv-entry.js';
 import { pino, type Logger } from 'pino';
 import { createActor, fromPromise, type Actor } from 'xstate';
 import { DspexError, ErrorCode } from '../errors.js';
-import { decode, encode, Encoding } from '../protocol/codec.js';
+import { encode, Encoding } from '../protocol/codec.js';
 import { SessionIdSchema, SessionRecordSchema, type SessionRecord } from '../protocol/sessions.js';
 import type { PredictReply, PredictRequest } from '../protocol/schemas.js';
 import { parseMessage } from '../protocol/schemas.js';
@@ -88,22 +89,8 @@ export async function createSessionStore(o: SessionStoreOptions): Promise<Sessio
 
 const MAX_CAS_ATTEMPTS = 10;
 
-function isWrongLastSequence(error: unknown): boolean {
-  return (
-    error instanceof JetStreamApiError &&
-    (error.code === JetStreamApiCodes.StreamWrongLastSequence ||
-      error.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
-  );
-}
-
 function recordOf(entry: KvEntry | null): SessionRecord | undefined {
-  if (entry === null || entry.operation !== 'PUT' || entry.length === 0) return undefined;
-  try {
-    const parsed = SessionRecordSchema.safeParse(decode(entry.value, Encoding.Msgpack));
-    return parsed.success ? parsed.data : undefined;
-  } catch {
-    return undefined;
-  }
+  return decodeEntry(SessionRecordSchema, entry);
 }
 
 /** A change sent to a session actor and not settled yet. */

@@ -2,49 +2,15 @@
  * Parse once: a bounded LRU of parsed signatures keyed by the exact text, shared by `signature()`
  * and the runtime's per-request {@link parseSignature}.
  */
+import { LRUCache } from 'lru-cache';
 import { formatSignature } from './format.js';
 import { parseSignatureUncached } from './parser.js';
 import type { ParsedSignature } from './types.js';
 
-/** A small least-recently-used map on top of `Map`'s insertion order. */
-export class LruCache<K, V> {
-  private readonly entries = new Map<K, V>();
-  constructor(readonly maxSize: number) {
-    if (!Number.isInteger(maxSize) || maxSize < 1) throw new RangeError('maxSize must be a positive integer');
-  }
-
-  get size(): number {
-    return this.entries.size;
-  }
-
-  get(key: K): V | undefined {
-    const value = this.entries.get(key);
-    if (value !== undefined) {
-      // Re-insert so the entry becomes the most recently used.
-      this.entries.delete(key);
-      this.entries.set(key, value);
-    }
-    return value;
-  }
-
-  set(key: K, value: V): void {
-    this.entries.delete(key);
-    this.entries.set(key, value);
-    if (this.entries.size > this.maxSize) {
-      const oldest = this.entries.keys().next();
-      if (oldest.done !== true) this.entries.delete(oldest.value);
-    }
-  }
-
-  clear(): void {
-    this.entries.clear();
-  }
-}
-
 /** How many distinct signature strings stay parsed. */
 export const SIGNATURE_MEMO_SIZE = 1024;
 
-const memo = new LruCache<string, ParsedSignature>(SIGNATURE_MEMO_SIZE);
+const memo = new LRUCache<string, ParsedSignature>({ max: SIGNATURE_MEMO_SIZE });
 
 /**
  * Parses a DSPy signature string, memoised: the same text returns the same frozen object.

@@ -4,8 +4,9 @@
  */
 import type { z } from 'zod';
 import { SignatureParseError, ValidationError } from '../errors.js';
-import { preview } from '../protocol/names.js';
-import { LruCache, parseSignature } from './memo.js';
+import { preview } from '../errors.js';
+import { LRUCache } from 'lru-cache';
+import { parseSignature } from './memo.js';
 import { formatSignature, formatType } from './format.js';
 import { fieldNameProblem } from './names.js';
 import { parseTypeText } from './parser.js';
@@ -326,7 +327,7 @@ function checkDistinct(fields: readonly FieldSpec[]): void {
   }
 }
 
-const stringMemo = new LruCache<string, Signature>(256);
+const stringMemo = new LRUCache<string, Signature>({ max: 256 });
 
 /**
  * Builds a typed signature from a DSPy signature string (types inferred at compile time) or from

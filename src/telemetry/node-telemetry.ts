@@ -5,7 +5,6 @@
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { DspexError, ErrorCode } from '../errors.js';
-import type { AttemptResult } from '../pools/dispatcher.js';
 import { startObservabilityServer, type ObservabilityServer } from './http.js';
 import type { RuntimeMetrics } from './metrics.js';
 import { nodeReadiness, type ReadinessSource } from './readiness.js';
@@ -13,6 +12,20 @@ import { CallOutcome, type CallBatch } from '../protocol/events.js';
 import { createCallBatcher, type CallBatcher } from './call-batcher.js';
 import { startTracing, type Tracing } from './tracing.js';
 import { registerWorkerMetrics, type WorkerMetrics, type WorkerView } from './worker-metrics.js';
+
+/**
+ * One attempt that reached a worker, as the dispatcher reports it (its `AttemptResult`; telemetry
+ * sits below the pools layer, so it names the fields it reads instead of importing the type).
+ */
+export interface AttemptObservation {
+  pool: string;
+  worker: string;
+  module: string;
+  signature: string;
+  latencyMs: number;
+  ok: boolean;
+  hedge: boolean;
+}
 
 /** `metrics` of the runtime config (docs/telemetry.md). */
 export const MetricsOptionsSchema = z.strictObject({
@@ -63,7 +76,7 @@ export class NodeTelemetry {
   }
 
   /** Called by the dispatcher after every attempt that reached a worker. */
-  onAttempt(result: AttemptResult): void {
+  onAttempt(result: AttemptObservation): void {
     const labels = { pool: result.pool, worker: result.worker };
     this.workerMetrics.attempts.inc({ ...labels, outcome: result.ok ? 'ok' : 'failed' });
     this.workerMetrics.attemptDuration.observe(labels, result.latencyMs / 1000);

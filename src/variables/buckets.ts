@@ -3,10 +3,11 @@
  * maps, the same bytes any NATS client reads from `$KV.<bucket>.<name>` or the republished events).
  */
 import type { NatsConnection } from '@nats-io/nats-core';
-import { jetstreamManager, JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { openBucket } from '../nats/kv-bucket.js';
+import { decodeEntry } from '../nats/kv-entry.js';
 import { type KV, type KvEntry } from '@nats-io/kv';
-import { decode, encode, Encoding } from '../protocol/codec.js';
+import { encode, Encoding } from '../protocol/codec.js';
 import {
   VarLeaseSchema,
   VarObserverSchema,
@@ -91,40 +92,17 @@ export function encodeStored(stored: VarStored): Uint8Array {
 
 /** Decodes a values-bucket entry; `undefined` for deletes and for bytes that are not a record. */
 export function recordOf(entry: KvEntry): VarRecord | undefined {
-  if (entry.operation !== 'PUT' || entry.length === 0) return undefined;
-  try {
-    const parsed = VarStoredSchema.safeParse(decode(entry.value, Encoding.Msgpack));
-    return parsed.success ? { ...parsed.data, revision: entry.revision } : undefined;
-  } catch {
-    return undefined;
-  }
+  const stored = decodeEntry(VarStoredSchema, entry);
+  return stored === undefined ? undefined : { ...stored, revision: entry.revision };
 }
 
 export function leaseOf(entry: KvEntry | null): (VarLease & { revision: number }) | undefined {
-  if (entry === null || entry.operation !== 'PUT' || entry.length === 0) return undefined;
-  try {
-    const parsed = VarLeaseSchema.safeParse(decode(entry.value, Encoding.Msgpack));
-    return parsed.success ? { ...parsed.data, revision: entry.revision } : undefined;
-  } catch {
-    return undefined;
-  }
+  const lease = decodeEntry(VarLeaseSchema, entry);
+  return lease === undefined || entry === null ? undefined : { ...lease, revision: entry.revision };
 }
 
 export function observerOf(entry: KvEntry): VarObserver | undefined {
-  if (entry.operation !== 'PUT' || entry.length === 0) return undefined;
-  try {
-    const parsed = VarObserverSchema.safeParse(decode(entry.value, Encoding.Msgpack));
-    return parsed.success ? parsed.data : undefined;
-  } catch {
-    return undefined;
-  }
+  return decodeEntry(VarObserverSchema, entry);
 }
 
-/** True when a KV write failed its compare-and-set (the key moved past the expected revision). */
-export function isWrongLastSequence(error: unknown): boolean {
-  return (
-    error instanceof JetStreamApiError &&
-    (error.code === JetStreamApiCodes.StreamWrongLastSequence ||
-      error.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
-  );
-}
+export { isWrongLastSequence } from '../nats/kv-entry.js';

@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { canonicalJson, lmCacheKey, predictCacheKey } from '../../../src/llm/cache-key.js';
-import { Lru, ResultCache, type SharedTier } from '../../../src/llm/cache.js';
+import { ResultCache, type SharedTier } from '../../../src/llm/cache.js';
 import { createMetrics } from '../../../src/telemetry/metrics.js';
 
 describe('cache keys', () => {
@@ -59,24 +59,11 @@ describe('cache keys', () => {
   });
 });
 
-describe('Lru', () => {
-  it('evicts the least recently used entry past its limit', () => {
-    const lru = new Lru<number>(2);
-    lru.set('a', 1);
-    lru.set('b', 2);
-    expect(lru.get('a')).toBe(1);
-    lru.set('c', 3);
-    expect(lru.get('b')).toBeUndefined();
-    expect(lru.get('a')).toBe(1);
-    expect(lru.size).toBe(2);
-  });
-});
-
 describe('ResultCache', () => {
-  function setup(shared?: SharedTier) {
+  function setup(shared?: SharedTier, entries = 10) {
     const metrics = createMetrics();
     const cache = new ResultCache<{ v: number }>({
-      entries: 10,
+      entries,
       lookups: metrics.llmCache,
       name: 'predict',
       logger: pino({ level: 'silent' }),
@@ -92,6 +79,24 @@ describe('ResultCache', () => {
     return { cache, count };
   }
   const accept = (v: unknown): v is { v: number } => typeof v === 'object' && v !== null && 'v' in v;
+
+  it('keeps the most recently used entries up to its size', () => {
+    const { cache } = setup(undefined, 2);
+    cache.set('a', { v: 1 });
+    cache.set('b', { v: 2 });
+    expect(cache.getLocal('a')).toEqual({ v: 1 });
+    cache.set('c', { v: 3 });
+    expect(cache.getLocal('b')).toBeUndefined();
+    expect(cache.getLocal('a')).toEqual({ v: 1 });
+    expect(cache.size).toBe(2);
+  });
+
+  it('keeps nothing in memory with 0 entries', () => {
+    const { cache } = setup(undefined, 0);
+    cache.set('a', { v: 1 });
+    expect(cache.getLocal('a')).toBeUndefined();
+    expect(cache.size).toBe(0);
+  });
 
   it('counts memory hits and misses', async () => {
     const { cache, count } = setup();

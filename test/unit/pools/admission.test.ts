@@ -5,11 +5,11 @@ import {
   admitToQueue,
   effectiveServiceMs,
   expectedCompletionMs,
-  InflightGate,
   poolRate,
   ThroughputMeter,
   worthSending,
 } from '../../../src/pools/admission.js';
+import { InflightGate } from '../../../src/nats/inflight-gate.js';
 
 /** A test clock: time moves only when the test says so. */
 function clock(start = 1_000_000) {

@@ -6,7 +6,6 @@ import {
   parseSignature,
   parseTypeText,
 } from '../../../src/signature/index.js';
-import { LruCache } from '../../../src/signature/memo.js';
 import { parseSignatureUncached } from '../../../src/signature/parser.js';
 
 describe('parseSignature', () => {
@@ -64,18 +63,5 @@ describe('parseTypeText', () => {
 
   it('rejects trailing text', () => {
     expect(() => parseTypeText('int str')).toThrow(/column 5/);
-  });
-});
-
-describe('LruCache', () => {
-  it('evicts the least recently used entry', () => {
-    const cache = new LruCache<string, number>(2);
-    cache.set('a', 1);
-    cache.set('b', 2);
-    cache.get('a');
-    cache.set('c', 3);
-    expect(cache.get('b')).toBeUndefined();
-    expect(cache.get('a')).toBe(1);
-    expect(cache.size).toBe(2);
   });
 });
