@@ -156,11 +156,25 @@ class Forker:
             except ProcessLookupError:
                 pass
 
-    def stop_all(self, timeout_s: float, on_exit: Callable[[Exit], None]) -> None:
-        """SIGTERM every child, wait up to ``timeout_s``, SIGKILL what is left."""
+    def stop_all(
+        self,
+        timeout_s: float,
+        on_exit: Callable[[Exit], None],
+        cut_short: tuple[Callable[[], bool], float] | None = None,
+    ) -> None:
+        """SIGTERM every child, wait up to ``timeout_s``, SIGKILL what is left.
+
+        ``cut_short = (condition, grace_s)``: once ``condition()`` holds, wait at most ``grace_s``
+        more (the node died while its workers drained: nobody waits for their calls any more).
+        """
         self.signal_all(signal.SIGTERM)
-        deadline = time.monotonic() + timeout_s
+        start = time.monotonic()
+        deadline = start + timeout_s
+        shortened = False
         while self.children and time.monotonic() < deadline:
+            if cut_short is not None and not shortened and cut_short[0]():
+                shortened = True
+                deadline = min(deadline, time.monotonic() + cut_short[1])
             for ex in self.reap():
                 on_exit(ex)
             time.sleep(0.05)

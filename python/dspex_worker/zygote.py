@@ -84,7 +84,11 @@ class Zygote:
             self.forker.stop_all(NODE_GONE_GRACE_S, self._report_one)
             return 0
         log.info("zygote stopping %d worker(s)", len(self.forker.children))
-        self.forker.stop_all(DRAIN_TIMEOUT_S + 2, self._report_one)
+        # Stdin's EOF can arrive before the kernel re-parents us (a killed node's descriptors close
+        # first), so the node may turn out gone only while its workers drain: then cut it short.
+        self.forker.stop_all(
+            DRAIN_TIMEOUT_S + 2, self._report_one, cut_short=(self.node_gone, NODE_GONE_GRACE_S)
+        )
         return 0
 
     def _on_stop_signal(self, signum: int, _frame: object) -> None:
