@@ -4,6 +4,7 @@ import type { WorkerUpdate } from '../actors/worker-machine.js';
 import { DspexError, ErrorCode, toDspexError } from '../errors.js';
 import type { PredictReply, WorkerPredictRequest } from '../protocol/schemas.js';
 import { BoundChildren, type RuntimeMetrics } from '../telemetry/metrics.js';
+import type { AttemptObservation } from '../telemetry/node-telemetry.js';
 import {
   admitToQueue,
   effectiveServiceMs,
@@ -35,15 +36,8 @@ export interface PoolLimits {
 }
 
 /** What the dispatcher reports after every attempt (pattern store, telemetry). */
-export interface AttemptResult {
-  pool: string;
-  worker: string;
-  module: string;
-  signature: string;
-  latencyMs: number;
-  ok: boolean;
-  hedge: boolean;
-}
+/** One attempt that reached a worker (the orchestrator's pattern store and telemetry read it). */
+export type AttemptResult = AttemptObservation;
 
 export interface DispatcherOptions {
   /** Sends one request to one worker ({@link natsWorkerSend} in a node). */

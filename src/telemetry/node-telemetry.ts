@@ -14,8 +14,8 @@ import { startTracing, type Tracing } from './tracing.js';
 import { registerWorkerMetrics, type WorkerMetrics, type WorkerView } from './worker-metrics.js';
 
 /**
- * One attempt that reached a worker, as the dispatcher reports it (its `AttemptResult`; telemetry
- * sits below the pools layer, so it names the fields it reads instead of importing the type).
+ * One attempt that reached a worker, as the dispatcher reports it (`AttemptResult` there: defined
+ * here because telemetry sits below the pools layer).
  */
 export interface AttemptObservation {
   pool: string;
