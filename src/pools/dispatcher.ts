@@ -35,7 +35,6 @@ export interface PoolLimits {
   breaker: BreakerInput;
 }
 
-/** What the dispatcher reports after every attempt (pattern store, telemetry). */
 /** One attempt that reached a worker (the orchestrator's pattern store and telemetry read it). */
 export type AttemptResult = AttemptObservation;
 
