@@ -265,4 +265,41 @@ describe('telemetry actor', () => {
     ]);
     sup.send({ type: 'supervisor.stop' });
   });
+  it('escalates when every restarted instance crashes again: its supervisor gives up past the intensity', async () => {
+    const memory = memorySnapshotStore();
+    let saves = 0;
+    // A store that fails every save: each instance crashes at its first snapshot.
+    const store: SnapshotStore = {
+      load: () => memory.load(),
+      save: () => {
+        saves++;
+        throw new Error('disk full');
+      },
+    };
+    const { input } = setupInput({ store, snapshotEveryTicks: 1 });
+    const sup = createActor(supervisorMachine, {
+      input: {
+        id: 'node.telemetry',
+        strategy: 'one_for_one',
+        intensity: { maxRestarts: 2, periodMs: 60_000 },
+        children: [{ id: 'telemetry', logic: telemetryMachine, input, restart: 'permanent' }],
+      },
+    });
+    const events: SupervisorEmitted[] = [];
+    sup.on('*', (e) => events.push(e));
+    sup.start();
+    const child = () => sup.getSnapshot().children.telemetry as AnyActorRef | undefined;
+    await drive(child, createLoad({ seed: 3 }), 20);
+
+    expect(events.filter((e) => e.type === 'child.restarted')).toHaveLength(2);
+    expect(sup.getSnapshot().status).toBe('done');
+    expect(sup.getSnapshot().output).toEqual({
+      status: 'crashed',
+      reason: 'restart intensity exceeded',
+      supervisor: 'node.telemetry',
+      lastFailure: { child: 'telemetry', reason: 'telemetry tick failed: disk full' },
+    });
+    // One save per instance: the first and its two restarts; nothing runs after the escalation.
+    expect(saves).toBe(3);
+  });
 });
