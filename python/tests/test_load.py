@@ -16,7 +16,7 @@ DELAY_MS = 700
 REQ = {"op": "predict", "id": "c-1", "module": "Predict", "signature": "question -> answer",
        "inputs": {"question": "slow?"}}
 HB_FIELDS = {"id", "pool", "host", "pid", "state", "inflight", "concurrency", "calls", "rss_bytes",
-             "started_at", "ts", "heartbeat_ms", "version", "lm", "seq"}
+             "started_at", "ts", "heartbeat_ms", "version", "lm", "seq", "metrics"}
 
 
 @pytest.fixture(scope="module")
